@@ -1,0 +1,32 @@
+# Runtime defaults shared by every posecls config.
+default_scope = 'posecls'
+runner_type = 'PoseRunner'
+
+default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20, ignore_last=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # TAO names: model_epoch_XXX.pth every `interval` epochs + pc_model_latest.pth, written atomically
+    checkpoint=dict(type='PoseCheckpointHook', interval=5),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    sync_buffers=dict(type='SyncBuffersHook'),
+)
+# PoseRunner always adds SafeStateHook (weights_only-loadable checkpoints) and RNGStateHook (bit-exact resume).
+custom_hooks = []
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
+# Add dict(type='TensorboardVisBackend') to log to TensorBoard as well.
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+log_level = 'INFO'
+
+randomness = dict(seed=1234, deterministic=False)
+load_from = None
+# True: resume automatically from <work_dir>/pc_model_latest.pth when it exists (TAO behaviour).
+resume = True

@@ -1,0 +1,4 @@
+"""Runner."""
+from .pose_runner import PoseRunner
+
+__all__ = ['PoseRunner']

@@ -1,0 +1,100 @@
+"""PoseRunner: mmengine's Runner with safe loading, TAO checkpoint formats and auto-resume."""
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Union
+
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import find_latest_checkpoint
+
+from posecls.engine.hooks.checkpoint_hook import LATEST_NAME
+from posecls.engine.hooks.rng_state_hook import RNGStateHook
+from posecls.engine.hooks.safe_state_hook import SafeStateHook
+from posecls.registry import RUNNERS
+from posecls.utils.checkpoint import CheckpointError, checkpoint_safe_globals, load_weights
+
+
+@RUNNERS.register_module()
+class PoseRunner(Runner):
+    """mmengine Runner for posecls.
+
+    Adds to :class:`mmengine.runner.Runner`:
+        * checkpoints are read with ``torch.load(weights_only=True)`` and an
+          allow-list (mmengine 0.10.7 cannot resume at all on torch >= 2.6);
+        * ``load_from`` accepts posecls, TAO Lightning and original ST-GCN
+          weights; a classifier of another class count is re-initialised;
+        * ``resume=True`` without ``load_from`` resumes from
+          ``<work_dir>/pc_model_latest.pth`` (TAO's auto-resume), falling back
+          to mmengine's ``last_checkpoint``; nothing found -> fresh start;
+        * a clear error when the training set cannot fill one batch;
+        * SafeStateHook and RNGStateHook are always registered.
+
+    ``is_resuming`` is True while a resume is loading (RNGStateHook reads it).
+    """
+
+    is_resuming: bool = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Part of posecls's checkpoint format, not optional: plain message hub
+        # (weights_only loading) and RNG states (bit-exact resume).
+        for hook_type in (SafeStateHook, RNGStateHook):
+            if not any(isinstance(h, hook_type) for h in self.hooks):
+                self.register_hook(hook_type())
+
+    def load_or_resume(self) -> None:
+        """Resume (explicit path, or auto from the work dir) or load weights."""
+        if self._has_loaded:
+            return
+        resume_from = None
+        if self._resume and self._load_from is None:
+            latest = osp.join(self.work_dir, LATEST_NAME)
+            resume_from = latest if osp.exists(latest) else find_latest_checkpoint(self.work_dir)
+            if resume_from is None:
+                self.logger.info(f'No checkpoint to resume in {self.work_dir}: starting from scratch.')
+            else:
+                self.logger.info(f'Auto-resuming from {resume_from} ({osp.realpath(resume_from)}).')
+        elif self._resume:
+            resume_from = self._load_from
+        if resume_from is not None:
+            self.resume(resume_from)
+            self._has_loaded = True
+        elif self._load_from is not None:
+            self.load_checkpoint(self._load_from)
+            self._has_loaded = True
+
+    def resume(self, filename: str, resume_optimizer: bool = True, resume_param_scheduler: bool = True,
+               map_location: Union[str, Callable] = 'default') -> None:
+        """Resume model, optimizer, schedulers, epoch, message hub and RNG states."""
+        self.is_resuming = True
+        try:
+            with checkpoint_safe_globals():
+                super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
+        except KeyError as e:
+            raise CheckpointError(f'cannot resume from {filename}: it is not a posecls training checkpoint '
+                                  f'(missing {e}). To start training from its weights use load_from / '
+                                  'model.pretrained_model_path instead of resume.') from e
+        finally:
+            self.is_resuming = False
+
+    def load_checkpoint(self, filename: str, map_location: Union[str, Callable] = 'cpu', strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]) -> dict:  # noqa: B006 - mmengine's signature
+        """Load a checkpoint; while resuming the full posecls dict, otherwise weights of any format."""
+        if self.is_resuming:
+            return super().load_checkpoint(filename, map_location, strict, revise_keys)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        report = load_weights(model, filename, strict=strict, logger=self.logger,
+                              map_location='cpu' if map_location == 'default' else map_location)
+        checkpoint = report['checkpoint']
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        self.logger.info(f"Loaded {report['format']} weights from {filename}")
+        return checkpoint
+
+    def train(self):
+        """Train, after checking that the training set fills at least one batch."""
+        loader = self.train_dataloader
+        if len(loader) == 0:
+            bs = loader.batch_size if loader.batch_size is not None else loader.batch_sampler.batch_size
+            raise ValueError(f'the training set has {len(loader.dataset)} samples, fewer than one batch '
+                             f'(batch_size={bs} per process, world size {self.world_size}, drop_last); lower '
+                             'train_dataloader.batch_size or add data')
+        return super().train()

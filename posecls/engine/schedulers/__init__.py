@@ -1,0 +1,4 @@
+"""Parameter schedulers."""
+from .auto_reduce_lr import AutoReduceLR
+
+__all__ = ['AutoReduceLR']

@@ -1,0 +1,4 @@
+"""Backbones."""
+from .stgcn import STGCN, STGCNBlock
+
+__all__ = ['STGCN', 'STGCNBlock']

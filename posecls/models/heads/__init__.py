@@ -1,0 +1,4 @@
+"""Heads."""
+from .gcn_head import GCNHead
+
+__all__ = ['GCNHead']

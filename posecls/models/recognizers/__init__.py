@@ -1,0 +1,4 @@
+"""Recognizers."""
+from .skeleton_recognizer import SkeletonRecognizer
+
+__all__ = ['SkeletonRecognizer']

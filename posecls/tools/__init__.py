@@ -1,0 +1,1 @@
+"""Implementations behind tools/*.py (importable so tests and the TAO CLI reuse them)."""

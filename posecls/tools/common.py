@@ -1,0 +1,38 @@
+"""Config loading and runner building shared by the command-line tools."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from posecls.registry import RUNNERS
+from posecls.utils import register_all_modules
+
+__all__ = ['load_config', 'build_runner', 'DictAction']
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Read a config file, apply ``--cfg-options`` and set ``work_dir`` and ``launcher``.
+
+    ``work_dir`` priority: argument > config > ``./work_dirs/<config name>``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    cfg.launcher = launcher
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the config's runner (``runner_type``, PoseRunner by default)."""
+    register_all_modules(init_default_scope=False)
+    if 'runner_type' not in cfg:
+        cfg.runner_type = 'PoseRunner'
+    return RUNNERS.build(cfg)

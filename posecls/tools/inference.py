@@ -1,0 +1,36 @@
+"""Classify sequences of a .npy file: one predicted class name per line (TAO's inference output)."""
+import argparse
+from typing import List, Optional
+
+from posecls.apis import class_names_of, inference_recognizer, init_recognizer, write_lines, write_ranked_scores
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``tools/inference.py`` arguments."""
+    parser = argparse.ArgumentParser(description='Run a posecls model on skeleton sequences')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint (posecls, TAO Lightning or original ST-GCN)')
+    parser.add_argument('data', help='.npy array (N, C, T, V, M)')
+    parser.add_argument('--out', required=True, help='text file: one predicted class name per input sequence')
+    parser.add_argument('--scores-out', help='also write TAO-Triton ranked logits: "idx, s0(i0)=label0, ..."')
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> List[str]:
+    """Run inference; returns the predicted class names."""
+    args = parse_args(argv)
+    model = init_recognizer(args.config, args.checkpoint, device=args.device)
+    logits = inference_recognizer(model, args.data, batch_size=args.batch_size)
+    classes = model.dataset_meta.get('classes')
+    names = class_names_of(logits, classes)
+    write_lines(args.out, names)
+    if args.scores_out:
+        write_ranked_scores(args.scores_out, logits, classes)
+    print(f'{len(names)} predictions written to {args.out}')
+    return names
+
+
+if __name__ == '__main__':
+    main()

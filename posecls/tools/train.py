@@ -1,0 +1,68 @@
+"""Train a skeleton action recognizer (MMAction-style ``tools/train.py``)."""
+import argparse
+from typing import List, Optional
+
+import torch
+
+from posecls.tools.common import DictAction, build_runner, load_config
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``tools/train.py`` arguments."""
+    parser = argparse.ArgumentParser(description='Train a posecls model')
+    parser.add_argument('config', help='config file, e.g. configs/stgcn_nvidia.py')
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints (default: work_dirs/<config>)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from a checkpoint path; without a path, from <work-dir>/pc_model_latest.pth '
+                        '(the default behaviour anyway unless --no-auto-resume)')
+    parser.add_argument('--no-auto-resume', action='store_true',
+                        help='start fresh even if <work-dir>/pc_model_latest.pth exists')
+    parser.add_argument('--load-from', help='initialise from weights (posecls, TAO or original ST-GCN)')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (needs a GPU)')
+    parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
+    parser.add_argument('--seed', type=int, help='random seed (overrides randomness.seed)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_epochs=10 '
+                        'train_dataloader.dataset.data_path=/data/train_data.npy')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher (tools/dist_train.sh sets pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None):
+    """Run training; returns the trained model."""
+    args = parse_args(argv)
+    if args.resume is not None and args.no_auto_resume:
+        raise SystemExit('--resume and --no-auto-resume contradict each other')
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if args.no_auto_resume:
+        cfg.resume = False
+    elif args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.load_from is not None:
+        if args.resume not in (None, 'auto'):
+            raise SystemExit('--resume PATH and --load-from are mutually exclusive')
+        cfg.load_from = args.load_from
+        cfg.resume = False
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp needs a CUDA GPU; none is available (mixed precision on CPU is not supported)')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    if args.seed is not None:
+        cfg.randomness = dict(cfg.get('randomness', {}), seed=args.seed)
+    runner = build_runner(cfg)
+    return runner.train()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,218 @@
+"""Safe checkpoint loading and conversion of TAO / original ST-GCN weights.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: nothing in the file
+can run code. Only the few classes an mmengine training checkpoint holds are
+allow-listed (``CHECKPOINT_SAFE_GLOBALS``); any other global makes loading fail
+with a message that names it.
+
+Accepted formats (:func:`load_state_dict_any`):
+    * posecls / mmengine: ``{'state_dict': {'backbone.*', 'cls_head.*'}, 'meta': ...}``
+    * TAO Lightning: ``{'state_dict': {'model.<key>'}, 'epoch': ...}``
+    * original ST-GCN / TAO bare: ``{'A', 'data_bn.*', 'st_gcn_networks.*', 'edge_importance.*', 'fcn.*'}``
+"""
+import os.path as osp
+import pickle
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.logging import MMLogger
+from torch import nn
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+def _numpy_globals() -> List[Any]:
+    # What pickled numpy arrays/scalars reference (HistoryBuffer holds arrays;
+    # message-hub runtime info may hold numpy scalars). Files written under
+    # numpy 1 name the functions ``numpy.core.multiarray.*``, under numpy 2
+    # ``numpy._core.multiarray.*``: allow both spellings of the same objects.
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar
+    names: List[Any] = [_reconstruct, scalar, np.ndarray, np.dtype,
+                        (_reconstruct, 'numpy.core.multiarray._reconstruct'),
+                        (scalar, 'numpy.core.multiarray.scalar')]
+    names += [type(np.dtype(t)) for t in ('float64', 'float32', 'float16', 'int64', 'int32', 'int16', 'int8',
+                                          'uint8', 'bool')]
+    return names
+
+
+#: numpy arrays/scalars only: posecls writes its message hub as plain data
+#: (SafeStateHook), so HistoryBuffer and the ``builtins.getattr`` its pickle
+#: needs are deliberately *not* allowed.
+CHECKPOINT_SAFE_GLOBALS: List[Any] = _numpy_globals()
+
+
+@contextmanager
+def checkpoint_safe_globals() -> Iterator[None]:
+    """Allow-list exactly the classes a posecls/mmengine training checkpoint needs."""
+    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+        yield
+
+
+def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
+    """``torch.load`` a file safely (``weights_only=True`` plus the allow-list).
+
+    Args:
+        path: Checkpoint file.
+        map_location: Passed to ``torch.load``.
+
+    Returns:
+        The unpickled object (usually a dict).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: the file needs classes outside the allow-list (they are
+            named), or is not a torch checkpoint.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    try:
+        with checkpoint_safe_globals():
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:  # noqa: BLE001 - best effort for the message
+            unsafe = []
+        extra = f' It refers to: {", ".join(unsafe)}.' if unsafe else ''
+        if any('HistoryBuffer' in u for u in unsafe):
+            extra += (' (A checkpoint written by plain mmengine pickles its message hub; load it for weights only '
+                      'with load_from, or resave its state_dict.)')
+        raise CheckpointError(
+            f'refusing to load {path}: it contains objects that could execute code when unpickled '
+            f'(posecls loads checkpoints with torch.load(weights_only=True)).{extra} Re-save it as a plain '
+            f"state_dict: torch.save({{'state_dict': model.state_dict()}}, 'clean.pth').") from e
+    except (RuntimeError, EOFError) as e:
+        raise CheckpointError(f'{path} is not a readable PyTorch checkpoint ({e}). Is the file complete?') from e
+
+
+def _check_not_tao_encrypted(ckpt: Dict[str, Any], path: str) -> None:
+    if ckpt.get('state_dict_encrypted') or isinstance(ckpt.get('state_dict'), (bytes, bytearray)):
+        raise CheckpointError(
+            f'{path} is a TAO checkpoint encrypted with NVIDIA\'s closed "eff" library '
+            '(state_dict_encrypted is set), which no open tool can decrypt. Re-export it from TAO without '
+            'encryption: run TAO training or export with `encryption_key: null` (or use the plain '
+            '"deployable_onnx" model from NGC), then load that file.')
+
+
+def detect_format(state_dict: Dict[str, Any]) -> str:
+    """Name the key convention of a state_dict.
+
+    Returns:
+        ``'posecls'`` (``backbone.``/``cls_head.`` keys), ``'tao_lightning'``
+        (``model.`` prefix) or ``'original'`` (bare ST-GCN keys).
+
+    Raises:
+        CheckpointError: keys of none of these forms.
+    """
+    keys = list(state_dict)
+    if any(k.startswith(('backbone.', 'cls_head.')) for k in keys):
+        return 'posecls'
+    if keys and all(k.startswith('model.') for k in keys):
+        return 'tao_lightning'
+    if any(k.startswith(('st_gcn_networks.', 'data_bn.', 'edge_importance.')) or k in ('A', 'fcn.weight')
+           for k in keys):
+        return 'original'
+    raise CheckpointError(f'unrecognised state_dict keys (first ones: {keys[:5]}); expected posecls '
+                          "('backbone.*', 'cls_head.*'), TAO Lightning ('model.*') or original ST-GCN keys")
+
+
+def to_posecls_keys(state_dict: Dict[str, Any]) -> Tuple['OrderedDict[str, Any]', str]:
+    """Convert TAO Lightning / original ST-GCN keys to posecls's recognizer keys.
+
+    ``model.X`` -> ``X``; ``fcn.*`` -> ``cls_head.fcn.*``; every other bare key
+    -> ``backbone.<key>``. posecls keys pass through (``module.`` prefixes of
+    DDP-wrapped saves are stripped).
+
+    Returns:
+        (converted state_dict, detected format name).
+    """
+    sd = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
+    fmt = detect_format(sd)
+    if fmt == 'posecls':
+        return sd, fmt
+    if fmt == 'tao_lightning':
+        sd = OrderedDict((k[len('model.'):], v) for k, v in sd.items())
+    out = OrderedDict()
+    for k, v in sd.items():
+        out[('cls_head.' + k) if k.startswith('fcn.') else ('backbone.' + k)] = v
+    return out, fmt
+
+
+def extract_state_dict(ckpt: Any, path: str = '<checkpoint>') -> Tuple['OrderedDict[str, Any]', str]:
+    """Return the posecls-keyed state_dict and source format of a loaded checkpoint object."""
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{path}: expected a dict checkpoint, got {type(ckpt).__name__}')
+    _check_not_tao_encrypted(ckpt, path)
+    sd = ckpt.get('state_dict', ckpt)
+    if not isinstance(sd, dict) or not sd:
+        raise CheckpointError(f'{path}: no state_dict found')
+    return to_posecls_keys(sd)
+
+
+def load_state_dict_any(path: str, map_location: Any = 'cpu') -> Tuple['OrderedDict[str, Any]', str, dict]:
+    """Load a checkpoint file of any accepted format.
+
+    Returns:
+        (posecls-keyed state_dict, format, the whole checkpoint dict).
+    """
+    ckpt = load_checkpoint_file(path, map_location=map_location)
+    sd, fmt = extract_state_dict(ckpt, path)
+    return sd, fmt, ckpt
+
+
+def load_weights(model: nn.Module, checkpoint: str, strict: bool = True, reinit_head: bool = True,
+                 logger: Optional[MMLogger] = None, map_location: Any = 'cpu') -> Dict[str, Any]:
+    """Load weights of any accepted format into a :class:`SkeletonRecognizer`.
+
+    When only the classifier (``cls_head.fcn``) has a different shape (another
+    number of classes), the backbone is loaded and the head keeps its fresh
+    initialisation, with a warning. Any other mismatch is an error that names
+    the tensors and shapes (layout, strategy, channels, edge importance).
+
+    Args:
+        model: The recognizer.
+        checkpoint: Path of the checkpoint.
+        strict: Fail on missing or unexpected keys (other than a re-initialised head).
+        reinit_head: Allow the class-count mismatch described above.
+        logger: Where warnings go. Defaults to the current mmengine logger.
+        map_location: Passed to ``torch.load``.
+
+    Returns:
+        dict with ``format``, ``reinitialized`` (head keys skipped),
+        ``missing`` and ``unexpected`` keys, and ``checkpoint`` (the loaded dict).
+    """
+    logger = logger or MMLogger.get_current_instance()
+    sd, fmt, ckpt = load_state_dict_any(checkpoint, map_location=map_location)
+    own = model.state_dict()
+    reinit, mismatched = [], []
+    for k, v in list(sd.items()):
+        if k in own and hasattr(v, 'shape') and tuple(v.shape) != tuple(own[k].shape):
+            if k.startswith('cls_head.fcn.') and reinit_head:
+                reinit.append(k)
+                sd.pop(k)
+            else:
+                mismatched.append(f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}')
+    if mismatched:
+        raise CheckpointError(
+            f'{checkpoint} ({fmt} format) does not fit the model: ' + '; '.join(mismatched[:6]) +
+            ('; ...' if len(mismatched) > 6 else '') +
+            '. Check graph_layout / graph_strategy / input_channels / edge_importance_weighting '
+            '/ base_channels against the run that produced it.')
+    missing = [k for k in own if k not in sd and k not in reinit]
+    unexpected = [k for k in sd if k not in own]
+    if strict and (missing or unexpected):
+        raise CheckpointError(f'{checkpoint} ({fmt} format): missing keys {missing[:8]}, unexpected keys '
+                              f'{unexpected[:8]}')
+    model.load_state_dict(sd, strict=False)
+    if reinit:
+        logger.warning(f'{checkpoint}: the classifier has a different number of classes than the model '
+                       f'({model.cls_head.num_classes}); loaded the backbone and re-initialised {reinit}.')
+    return dict(format=fmt, reinitialized=reinit, missing=missing, unexpected=unexpected, checkpoint=ckpt)

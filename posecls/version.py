@@ -1,0 +1,2 @@
+"""posecls version."""
+__version__ = '0.1.0'
