@@ -176,20 +176,23 @@ def make_sequence(action: str, rng: np.random.Generator, t_max: int = 300,
     return out
 
 
-def make_split(num_per_class: int, rng: np.random.Generator, t_max: int = 300,
-               prefix: str = 'sample') -> Tuple[np.ndarray, List[str], List[int]]:
+def make_split(num_per_class: int, rng: np.random.Generator, t_max: int = 300, prefix: str = 'sample',
+               length_range: Tuple[int, int] = (70, 100)) -> Tuple[np.ndarray, List[str], List[int]]:
     """``num_per_class`` sequences of every class, interleaved by class."""
+    if length_range[1] > t_max:
+        raise ValueError(f'sequence length {length_range[1]} exceeds t_max={t_max}')
     data, names, labels = [], [], []
     for i in range(num_per_class):
         for label, action in enumerate(CLASSES):
-            data.append(make_sequence(action, rng, t_max=t_max))
+            data.append(make_sequence(action, rng, t_max=t_max, length_range=length_range))
             names.append(f'{prefix}_{action}_{i:03d}')
             labels.append(label)
     return np.stack(data), names, labels
 
 
 def write_sample_dataset(out_dir: str, num_train_per_class: int = 10, num_val_per_class: int = 5,
-                         seed: int = 0, t_max: int = 300) -> Dict[str, str]:
+                         seed: int = 0, t_max: int = 300,
+                         length_range: Tuple[int, int] = (70, 100)) -> Dict[str, str]:
     """Write ``{train,val}_data.npy``, ``{train,val}_label.pkl`` and ``label_map.json``.
 
     Args:
@@ -198,6 +201,7 @@ def write_sample_dataset(out_dir: str, num_train_per_class: int = 10, num_val_pe
         num_val_per_class: Validation sequences per class.
         seed: RNG seed; the same seed gives byte-identical files.
         t_max: Frames per array (TAO: 300).
+        length_range: Real frames per sequence (most get the maximum), the rest is zero padding.
 
     Returns:
         dict of the written paths.
@@ -206,7 +210,7 @@ def write_sample_dataset(out_dir: str, num_train_per_class: int = 10, num_val_pe
     rng = np.random.default_rng(seed)
     paths = {}
     for split, n in (('train', num_train_per_class), ('val', num_val_per_class)):
-        data, names, labels = make_split(n, rng, t_max=t_max, prefix=split)
+        data, names, labels = make_split(n, rng, t_max=t_max, prefix=split, length_range=length_range)
         paths[f'{split}_data'] = osp.join(out_dir, f'{split}_data.npy')
         paths[f'{split}_label'] = osp.join(out_dir, f'{split}_label.pkl')
         with atomic_open(paths[f'{split}_data']) as f:
