@@ -2,6 +2,7 @@
 import os
 import os.path as osp
 import sys
+import uuid
 
 import pytest
 from mmengine.config import Config
@@ -51,6 +52,7 @@ def tiny_config(data_dir: str, work_dir: str, **overrides) -> Config:
         ds['data_path'] = osp.join(data_dir, f'{name}_data.npy')
         ds['label_path'] = osp.join(data_dir, f'{name}_label.pkl')
     cfg.work_dir = work_dir
+    cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:12]}'  # runners built in the same second must not share loggers
     cfg.merge_from_dict(overrides)
     return cfg
 

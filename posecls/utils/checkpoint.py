@@ -12,6 +12,7 @@ Accepted formats (:func:`load_state_dict_any`):
 """
 import os.path as osp
 import pickle
+import pickletools
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -56,6 +57,23 @@ def checkpoint_safe_globals() -> Iterator[None]:
         yield
 
 
+def _scan_legacy_pickle_globals(path: str) -> List[str]:
+    """Names of the globals a plain (non-zip) pickle references, read with pickletools (nothing runs)."""
+    found, strings = [], []
+    try:
+        with open(path, 'rb') as f:
+            for op, arg, _ in pickletools.genops(f):
+                if op.name in ('SHORT_BINUNICODE', 'BINUNICODE', 'UNICODE'):
+                    strings.append(arg)
+                elif op.name in ('GLOBAL', 'INST'):
+                    found.append(arg.replace(' ', '.'))
+                elif op.name == 'STACK_GLOBAL' and len(strings) >= 2:
+                    found.append(f'{strings[-2]}.{strings[-1]}')
+    except Exception:  # noqa: BLE001 - best effort for the message
+        pass
+    return sorted(set(found))
+
+
 def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     """``torch.load`` a file safely (``weights_only=True`` plus the allow-list).
 
@@ -79,8 +97,9 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     except pickle.UnpicklingError as e:
         try:
             unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        except Exception:  # noqa: BLE001 - best effort for the message
+        except Exception:  # noqa: BLE001 - best effort for the message (legacy non-zip files)
             unsafe = []
+        unsafe = unsafe or _scan_legacy_pickle_globals(path)
         extra = f' It refers to: {", ".join(unsafe)}.' if unsafe else ''
         if any('HistoryBuffer' in u for u in unsafe):
             extra += (' (A checkpoint written by plain mmengine pickles its message hub; load it for weights only '

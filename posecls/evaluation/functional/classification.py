@@ -64,9 +64,11 @@ def classification_summary(cm: np.ndarray, class_names: Optional[Sequence[str]] 
 
 def format_tao_table(summary: Dict[str, object], extra_rows: Optional[List[tuple]] = None) -> str:
     """Render TAO's ``fancy_grid`` table: per-class, total and average class accuracy (%, 4 decimals)."""
-    rows = [(f'Class accuracy: {name}', 'n/a (no samples)' if acc is None else acc)
-            for name, acc in summary['per_class'].items()]
+    rows = [(f'Class accuracy: {name}', acc) for name, acc in summary['per_class'].items()]
     rows.append(('Total accuracy', summary['total']))
     rows.append(('Average class accuracy', summary['mean_class']))
     rows.extend(extra_rows or [])
-    return tabulate(rows, headers=['Metric', 'Value (%)'], tablefmt='fancy_grid', floatfmt='.4f')
+    # format here: tabulate drops floatfmt for a column that also holds text
+    cells = [(name, 'n/a (no samples)' if v is None else f'{v:.4f}') for name, v in rows]
+    return tabulate(cells, headers=['Metric', 'Value (%)'], tablefmt='fancy_grid', disable_numparse=True,
+                    colalign=('left', 'right'))
