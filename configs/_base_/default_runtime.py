@@ -23,7 +23,8 @@ env_cfg = dict(
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 # Add dict(type='TensorboardVisBackend') to log to TensorBoard as well.
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# No fixed name: mmengine keys the visualizer singleton by name, so each run (experiment) gets its own.
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_level = 'INFO'
 
 randomness = dict(seed=1234, deterministic=False)

@@ -1,5 +1,7 @@
 """Config loading and runner building shared by the command-line tools."""
+import os
 import os.path as osp
+import sys
 from typing import Optional
 
 from mmengine.config import Config, DictAction
@@ -19,6 +21,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
+    # `custom_imports` modules are imported by name: make the working directory importable, as it is for
+    # `python -c` / notebooks (a script's sys.path starts with the script's folder instead).
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
