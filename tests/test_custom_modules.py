@@ -22,8 +22,8 @@ class FiveJointStar(SkeletonLayout):
     center = 0
 
 
-@MODELS.register_module(name='TestMeanPoolBackbone', force=True)
-class TestMeanPoolBackbone(nn.Module):
+@MODELS.register_module(name='MeanPoolBackbone', force=True)
+class MeanPoolBackbone(nn.Module):
     """A backbone defined inside this test file: a 1x1 conv over (C, T, V) per person."""
 
     def __init__(self, in_channels=3, out_channels=16, graph_cfg=None):
@@ -39,7 +39,7 @@ class TestMeanPoolBackbone(nn.Module):
 
 def test_layout_and_backbone_from_this_file_in_a_model():
     model = MODELS.build(dict(type='SkeletonRecognizer',
-                              backbone=dict(type='TestMeanPoolBackbone', graph_cfg=dict(layout='test_five_joint_star')),
+                              backbone=dict(type='MeanPoolBackbone', graph_cfg=dict(layout='test_five_joint_star')),
                               cls_head=dict(type='GCNHead', num_classes=3, in_channels=16)))
     assert model.backbone.graph.A.shape == (3, 5, 5)
     assert tuple(model(torch.randn(2, 3, 8, 5, 1)).shape) == (2, 3)
