@@ -161,7 +161,7 @@ def make_sequence(action: str, rng: np.random.Generator, t_max: int = 300,
     p = action_angles(action, T, rng)
     size = rng.uniform(0.85, 1.15)
     J = body_joints(p, size)  # (T, V, 3) body frame, mm
-    yaw = rng.uniform(-np.pi, np.pi)
+    yaw = rng.uniform(-np.pi / 3, np.pi / 3)  # roughly facing the camera, like a DeepStream scene
     c, s = np.cos(yaw), np.sin(yaw)
     x, y, zz = J[..., 0], J[..., 1], J[..., 2]
     cam = np.stack([c * x + s * zz, -y, -s * x + c * zz], axis=-1)  # camera frame: Y down
