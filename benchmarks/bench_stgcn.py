@@ -1,0 +1,102 @@
+"""CPU/GPU throughput of posecls's ST-GCN at the shapes of the peers' published baselines.
+
+Cases (docs/peers.md §3.5, measured for MMAction2 on a 2-core CPU):
+  infer_ntu   B16 M2 T100 V25 inference            (MMAction2 STGCN: 5.2 samples/s)
+  latency_ntu B1  M2 T300 V25 inference latency     (MMAction2 STGCN: 352 ms eager)
+  train_coco  B16 M2 T100 V17 SGD-nesterov step     (MMAction2 STGCN: 2.9 samples/s)
+  infer_nv    B16 M1 T300 V34 inference (the TAO NVIDIA model)
+  train_nv    B16 M1 T300 V34 training step
+
+Usage: python benchmarks/bench_stgcn.py [--threads 2] [--repeat 5] [--device cpu] [--cases ...]
+Prints one markdown table row per case and aggregation form (einsum / matmul).
+"""
+import argparse
+import platform
+import time
+
+import torch
+
+from posecls.registry import MODELS
+from posecls.structures import PoseDataSample
+from posecls.utils import register_all_modules
+
+CASES = {
+    'infer_ntu': dict(layout='ntu-rgb+d', classes=60, shape=(16, 3, 100, 25, 2), train=False),
+    'latency_ntu': dict(layout='ntu-rgb+d', classes=60, shape=(1, 3, 300, 25, 2), train=False),
+    'train_coco': dict(layout='coco', classes=60, shape=(16, 3, 100, 17, 2), train=True),
+    'infer_nv': dict(layout='nvidia', classes=6, shape=(16, 3, 300, 34, 1), train=False),
+    'train_nv': dict(layout='nvidia', classes=6, shape=(16, 3, 300, 34, 1), train=True),
+}
+
+
+def build(layout: str, classes: int, impl: str, device: str):
+    """Full-size TAO ST-GCN recognizer."""
+    model = MODELS.build(dict(type='SkeletonRecognizer',
+                              backbone=dict(type='STGCN', graph_cfg=dict(layout=layout), gcn_impl=impl),
+                              cls_head=dict(type='GCNHead', num_classes=classes)))
+    return model.to(device)
+
+
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def run_case(name: str, impl: str, repeat: int, device: str) -> dict:
+    """Time one case; returns samples/s and ms per batch (median of ``repeat`` timed runs after warm-up)."""
+    spec = CASES[name]
+    model = build(spec['layout'], spec['classes'], impl, device)
+    x = torch.randn(*spec['shape'], device=device)
+    n = spec['shape'][0]
+    if spec['train']:
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        labels = [PoseDataSample().set_gt_label(i % spec['classes']) for i in range(n)]
+
+        def step():
+            opt.zero_grad()
+            losses = model(x, labels, mode='loss')
+            losses['loss_cls'].backward()
+            opt.step()
+    else:
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                model(x)
+    step()  # warm-up
+    times = []
+    for _ in range(repeat):
+        sync(device)
+        t0 = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    dt = sorted(times)[len(times) // 2]
+    return dict(samples_per_s=n / dt, ms_per_batch=1000 * dt)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
+    parser.add_argument('--impls', nargs='+', default=['einsum', 'matmul'], choices=['einsum', 'matmul'])
+    args = parser.parse_args()
+    register_all_modules()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f'torch {torch.__version__}, {platform.processor() or platform.machine()}, threads={args.threads}, '
+          f'device={args.device}')
+    print('| case | shape (N, C, T, V, M) | gcn | samples/s | ms/batch |')
+    print('|---|---|---|---|---|')
+    for name in args.cases:
+        for impl in args.impls:
+            r = run_case(name, impl, args.repeat, args.device)
+            print(f"| {name} | {CASES[name]['shape']} | {impl} | {r['samples_per_s']:.1f} | "
+                  f"{r['ms_per_batch']:.0f} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
