@@ -18,7 +18,8 @@ custom_hooks = []
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # 'auto': nccl with CUDA GPUs, gloo without (CPU); set 'nccl' / 'gloo' to force one (docs/distributed.md).
+    dist_cfg=dict(backend='auto'),
 )
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 # Add dict(type='TensorboardVisBackend') to log to TensorBoard as well.

@@ -1,4 +1,5 @@
 """Config loading and runner building shared by the command-line tools."""
+import os
 import os.path as osp
 from typing import Optional
 
@@ -19,6 +20,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
+    # Several torchrun processes without a launcher would each train alone and overwrite each other's files.
+    if launcher == 'none' and int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        raise ValueError(f"started as one of {os.environ['WORLD_SIZE']} processes (WORLD_SIZE) but with "
+                         '--launcher none: pass --launcher pytorch (tools/dist_train.sh and tools/dist_test.sh do)')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
