@@ -28,6 +28,8 @@ visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer
 log_level = 'INFO'
 
 randomness = dict(seed=1234, deterministic=False)
+# tools/train.py --auto-scale-lr: lr x (processes x train batch_size) / base_batch_size (TAO: batch 16, 1 GPU).
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 load_from = None
 # True: resume automatically from <work_dir>/pc_model_latest.pth when it exists (TAO behaviour).
 resume = True
