@@ -18,7 +18,8 @@ custom_hooks = []
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # 'auto': nccl with CUDA GPUs, gloo without (CPU); set 'nccl' / 'gloo' to force one (docs/distributed.md).
+    dist_cfg=dict(backend='auto'),
 )
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 # Add dict(type='TensorboardVisBackend') to log to TensorBoard as well.
@@ -28,6 +29,8 @@ visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_level = 'INFO'
 
 randomness = dict(seed=1234, deterministic=False)
+# tools/train.py --auto-scale-lr: lr x (processes x train batch_size) / base_batch_size (TAO: batch 16, 1 GPU).
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 load_from = None
 # True: resume automatically from <work_dir>/pc_model_latest.pth when it exists (TAO behaviour).
 resume = True

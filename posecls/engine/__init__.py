@@ -1,4 +1,5 @@
 """Training engine: runner, hooks and schedulers."""
 from .hooks import *  # noqa: F401,F403
+from .launcher import DeviceSelection, launch, select_devices, torchrun_command  # noqa: F401
 from .runner import *  # noqa: F401,F403
 from .schedulers import *  # noqa: F401,F403

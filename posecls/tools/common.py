@@ -25,6 +25,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     # `python -c` / notebooks (a script's sys.path starts with the script's folder instead).
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
+    # Several torchrun processes without a launcher would each train alone and overwrite each other's files.
+    if launcher == 'none' and int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        raise ValueError(f"started as one of {os.environ['WORLD_SIZE']} processes (WORLD_SIZE) but with "
+                         '--launcher none: pass --launcher pytorch (tools/dist_train.sh and tools/dist_test.sh do)')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

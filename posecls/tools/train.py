@@ -21,6 +21,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (needs a GPU)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
     parser.add_argument('--seed', type=int, help='random seed (overrides randomness.seed)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by (processes x batch_size) / auto_scale_lr.base_batch_size '
+                        '(linear scaling rule, docs/distributed.md)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_epochs=10 '
                         'train_dataloader.dataset.data_path=/data/train_data.npy')
@@ -60,6 +63,11 @@ def main(argv: Optional[List[str]] = None):
         cfg.val_evaluator = None
     if args.seed is not None:
         cfg.randomness = dict(cfg.get('randomness', {}), seed=args.seed)
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise SystemExit('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config (the batch size '
+                             'the learning rate was tuned for), e.g. auto_scale_lr = dict(base_batch_size=16)')
+        cfg.auto_scale_lr = dict(cfg.auto_scale_lr, enable=True)
     runner = build_runner(cfg)
     return runner.train()
 

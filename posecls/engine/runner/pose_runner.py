@@ -2,10 +2,14 @@
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Union
 
+import torch.distributed as torch_dist
+from mmengine.device import get_device
+from mmengine.dist import broadcast_object_list, is_distributed
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
+from posecls.engine.distributed import init_distributed, wrap_ddp_cpu
 from posecls.engine.hooks.checkpoint_hook import LATEST_NAME
 from posecls.engine.hooks.rng_state_hook import RNGStateHook
 from posecls.engine.hooks.safe_state_hook import SafeStateHook
@@ -26,7 +30,11 @@ class PoseRunner(Runner):
           ``<work_dir>/pc_model_latest.pth`` (TAO's auto-resume), falling back
           to mmengine's ``last_checkpoint``; nothing found -> fresh start;
         * a clear error when the training set cannot fill one batch;
-        * SafeStateHook and RNGStateHook are always registered.
+        * SafeStateHook and RNGStateHook are always registered;
+        * distributed runs work without GPUs: backend ``nccl`` with CUDA,
+          ``gloo`` without (``env_cfg.dist_cfg.backend`` overrides), no
+          ``torch.cuda.set_device`` and DDP without ``device_ids`` on CPU
+          (see :mod:`posecls.engine.distributed`).
 
     ``is_resuming`` is True while a resume is loading (RNGStateHook reads it).
     """
@@ -40,6 +48,25 @@ class PoseRunner(Runner):
         for hook_type in (SafeStateHook, RNGStateHook):
             if not any(isinstance(h, hook_type) for h in self.hooks):
                 self.register_hook(hook_type())
+        if self.distributed:
+            self.logger.info(f'Distributed: rank {self.rank} of {self.world_size} processes, '
+                             f'backend {torch_dist.get_backend()}, device {get_device()}')
+
+    def setup_env(self, env_cfg: Dict) -> None:
+        """Initialise the process group (CPU-safe, backend auto), then mmengine's set-up."""
+        # mmengine skips its own init_dist (which needs CUDA) when the group already exists.
+        if self.distributed and not is_distributed():
+            init_distributed(self.launcher, env_cfg.get('dist_cfg'))
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[Dict], model):
+        """mmengine's wrapping, except DDP on CPU, which must be built without ``device_ids``."""
+        if not self.distributed and self.cfg.get('sync_bn') is not None:
+            self.logger.warning(f"sync_bn={self.cfg.get('sync_bn')!r} is ignored: the run is not distributed")
+        if not self.distributed or is_model_wrapper(model) or get_device() != 'cpu':
+            return super().wrap_model(model_wrapper_cfg, model)
+        return wrap_ddp_cpu(model, model_wrapper_cfg, self.cfg.get('sync_bn'),
+                            self.cfg.get('find_unused_parameters', False))
 
     def load_or_resume(self) -> None:
         """Resume (explicit path, or auto from the work dir) or load weights."""
@@ -49,6 +76,8 @@ class PoseRunner(Runner):
         if self._resume and self._load_from is None:
             latest = osp.join(self.work_dir, LATEST_NAME)
             resume_from = latest if osp.exists(latest) else find_latest_checkpoint(self.work_dir)
+            if self.distributed:  # rank 0 decides, so every process resumes from the same checkpoint (or none)
+                resume_from = self._agree_on_resume(resume_from)
             if resume_from is None:
                 self.logger.info(f'No checkpoint to resume in {self.work_dir}: starting from scratch.')
             else:
@@ -61,6 +90,15 @@ class PoseRunner(Runner):
         elif self._load_from is not None:
             self.load_checkpoint(self._load_from)
             self._has_loaded = True
+
+    def _agree_on_resume(self, resume_from: Optional[str]) -> Optional[str]:
+        """Rank 0's auto-resume choice for every rank; a rank that cannot read it is an error."""
+        choice = [resume_from]
+        broadcast_object_list(choice, src=0)
+        if choice[0] is not None and not osp.exists(choice[0]):
+            raise FileNotFoundError(f'rank {self.rank}: rank 0 resumes from {choice[0]}, which this process cannot '
+                                    'read: the work_dir must be on a filesystem shared by all nodes')
+        return choice[0]
 
     def resume(self, filename: str, resume_optimizer: bool = True, resume_param_scheduler: bool = True,
                map_location: Union[str, Callable] = 'default') -> None:
