@@ -274,7 +274,7 @@ class DeepStreamJsonReader:
             if closed:
                 head = buf[:int(pos[limit])].strip(_WS)
                 if head:
-                    self._raise_invalid(buf, 0, len(head), 'a value that is not a batch object')
+                    self._raise_invalid(buf, 0, f'batch #{self._index}: a value that is not a batch object')
                 return int(pos[limit]), True
             return 0, False
         last_end = int(pos[ends[-1]]) + 1
@@ -283,8 +283,7 @@ class DeepStreamJsonReader:
         if closed:
             between = buf[last_end:int(pos[limit])]
             if between.strip(_WS):
-                self._raise_invalid(buf, last_end, int(pos[limit]), f'unexpected {between.strip(_WS)[:40]!r} before '
-                                    'the closing "]"')
+                self._raise_invalid(buf, last_end, f'unexpected {between.strip(_WS)[:40]!r} before the closing "]"')
             return int(pos[limit]), True
         rest = buf[last_end:]
         return last_end + len(rest) - len(rest.lstrip(_WS + b',')), False
@@ -292,22 +291,24 @@ class DeepStreamJsonReader:
     def _locate_error(self, buf: bytes, pos: np.ndarray, depth: np.ndarray, ends: np.ndarray) -> None:
         """Raise a ValueError pointing at the first top-level element that is not valid JSON."""
         start = 0
-        for e in ends.tolist():
+        for i, e in enumerate(ends.tolist()):
             end = int(pos[e]) + 1
             text = buf[start:end]
             lead = len(text) - len(text.lstrip(_WS + b','))
             try:
                 json.loads(text[lead:])
             except ValueError as err:
-                self._raise_invalid(buf, start + lead, end, str(err))
+                at = start + lead + getattr(err, 'pos', 0)
+                self._raise_invalid(buf, at, f'batch #{self._index + i} (starting at byte {self._pos + start + lead})'
+                                    f': {getattr(err, "msg", str(err))}')
             start = end
-        self._raise_invalid(buf, 0, int(pos[ends[-1]]) + 1, 'elements are not separated by commas')
+        self._raise_invalid(buf, 0, 'the batch objects are not separated by commas')
 
-    def _raise_invalid(self, buf: bytes, start: int, end: int, why: str) -> None:
-        line, col = self._line_col(buf, start)
-        raise ValueError(f'{self.path}: invalid JSON in batch #{self._index} (bytes {self._pos + start}-'
-                         f'{self._pos + end}, line {line}, column {col}): {why}. Only a file cut short at the '
-                         'end (a crashed DeepStream run) is repaired; fix or regenerate this file')
+    def _raise_invalid(self, buf: bytes, at: int, why: str) -> None:
+        line, col = self._line_col(buf, at)
+        raise ValueError(f'{self.path}: invalid JSON at byte {self._pos + at} (line {line}, column {col}), in {why}. '
+                         'Only a file cut short at the end (a crashed DeepStream run) is repaired; fix or regenerate '
+                         'this file')
 
     def _check_tail(self, tail: bytes, f) -> None:
         """After the closing ``]`` only whitespace may follow."""
