@@ -51,8 +51,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     """Run the conversion; returns the summary dict."""
     args = parse_args(argv)
-    if not args.quiet:
-        logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)
+    log = logging.getLogger('posecls.dataset_convert')
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter('%(message)s'))
+    handler.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    log.addHandler(handler)
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        return _run(args)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+
+
+def _run(args: argparse.Namespace) -> Dict[str, Any]:
     extra = dict(split_gap=args.split_gap, progress=args.progress, seed=args.seed)
     if args.labels:
         extra.update(labels=args.labels, label_map=args.label_map, val_ratio=args.val_ratio, val_files=args.val_files)
