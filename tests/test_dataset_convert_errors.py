@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from posecls.datasets.deepstream import convert, generate_deepstream_json
-from posecls.datasets.deepstream import npy_io
+from posecls.datasets.deepstream import converter, npy_io
+from posecls.utils.atomic_io import atomic_open
 from tao_dataset_convert_ref import tao_convert
 
 
@@ -202,22 +203,34 @@ def test_outputs_are_written_atomically(batched, tmp_path, monkeypatch):
     out = tmp_path / 'out'
     first = convert(batched[0], str(out), progress=False)
     before = {p: open(p, 'rb').read() for p in first['outputs']}
-    real_save = np.save
-    calls = []
+    victim = osp.basename(first['outputs'][1])
 
-    def crash_on_second(f, arr, allow_pickle=False):
-        calls.append(1)
-        if len(calls) == 2:
-            f.write(b'\x93NUMPY half')  # a partial file, then the process dies
-            raise KeyboardInterrupt
-        real_save(f, arr * 0 + 1, allow_pickle=allow_pickle)
+    def crash_on_victim(path, arr):
+        if osp.basename(path) == victim:
+            with atomic_open(path, 'wb') as f:
+                f.write(b'\x93NUMPY half')  # a partial file, then the process dies
+                raise KeyboardInterrupt
+        npy_io.save_npy(path, arr * 0 + 1)
 
-    monkeypatch.setattr(npy_io.np, 'save', crash_on_second)
+    monkeypatch.setattr(converter, 'save_npy', crash_on_victim)
     with pytest.raises(KeyboardInterrupt):
         convert(batched[0], str(out), progress=False)
-    monkeypatch.setattr(npy_io.np, 'save', real_save)
-    names = sorted(os.listdir(out))
-    assert names == sorted(osp.basename(p) for p in first['outputs'])  # no temporary files left behind
-    p0, p1 = first['outputs'][0], first['outputs'][1]
-    assert np.all(np.load(p0) == 1)  # the first object was rewritten completely
-    assert open(p1, 'rb').read() == before[p1]  # the interrupted one kept its previous complete content
+    assert sorted(os.listdir(out)) == sorted(osp.basename(p) for p in first['outputs'])  # no temporary files left
+    assert open(out / victim, 'rb').read() == before[str(out / victim)]  # kept its previous complete content
+    p0 = first['outputs'][0]
+    assert np.all(np.load(p0) == 1)  # written before the crash: complete new content
+    for p in first['outputs']:  # every file is complete: old or new, never half-written
+        assert open(p, 'rb').read() == before[p] or np.all(np.load(p) == 1)
+
+
+def test_npy_block_writer_is_np_save_and_atomic(tmp_path):
+    a = np.random.default_rng(0).random((5, 3, 4, 2, 1)).astype(np.float32)
+    with npy_io.npy_block_writer(str(tmp_path / 'a.npy'), a.shape) as write:
+        write(a[:2])
+        write(a[2:])
+    np.save(tmp_path / 'b.npy', a, allow_pickle=False)
+    assert (tmp_path / 'a.npy').read_bytes() == (tmp_path / 'b.npy').read_bytes()
+    with pytest.raises(ValueError, match='2 rows written, 5 expected'):
+        with npy_io.npy_block_writer(str(tmp_path / 'c.npy'), a.shape) as write:
+            write(a[:2])
+    assert sorted(os.listdir(tmp_path)) == ['a.npy', 'b.npy']

@@ -14,6 +14,7 @@ import os
 import os.path as osp
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -32,6 +33,8 @@ logger = logging.getLogger('posecls.dataset_convert')
 #: inputs at least this large get a progress bar with ``progress='auto'`` (on a terminal)
 AUTO_PROGRESS_BYTES = 32 << 20
 _SAFE_ID = re.compile(r'^[A-Za-z0-9_.\-]+$')
+#: threads writing object files concurrently
+WRITE_THREADS = 4
 
 
 def resolve_inputs(data: Union[str, Sequence[str]]) -> List[str]:
@@ -210,15 +213,23 @@ def _write_objects(results_dir: str, plans, multi: bool, opts: ConvertOptions, s
                                  f'{path}')
             names[path] = t
     os.makedirs(results_dir, exist_ok=True)
-    for t, bounds, _ in plans:
-        if not len(bounds):
-            continue
-        path = _object_file(results_dir, t, multi)
-        arr = fill_windows(t.features, bounds, opts.sequence_length_max)
-        save_npy(path, arr)
-        summary['outputs'].append(path)
-        summary['arrays'][path] = list(arr.shape)
-        logger.info('Saved data %s for object %s at %s', tuple(arr.shape), t.object_id, path)
+    # fsync waits release the GIL: a few writer threads overlap the disk with building the next arrays
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        pending = []
+        for t, bounds, _ in plans:
+            if not len(bounds):
+                continue
+            path = _object_file(results_dir, t, multi)
+            arr = fill_windows(t.features, bounds, opts.sequence_length_max)
+            pending.append(pool.submit(save_npy, path, arr))
+            summary['outputs'].append(path)
+            summary['arrays'][path] = list(arr.shape)
+            logger.info('Saved data %s for object %s at %s', tuple(arr.shape), t.object_id, path)
+            del arr
+            if len(pending) >= 2 * WRITE_THREADS:
+                pending.pop(0).result()
+        for fut in pending:
+            fut.result()
 
 
 def _write_dataset(results_dir: str, plans, rules, classes: Dict[str, int], opts: ConvertOptions,

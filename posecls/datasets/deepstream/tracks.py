@@ -121,6 +121,22 @@ class TrackCollector:
             raise ValueError(f'{self.path}: frame_num {fn} (batch #{bidx}): "objects" is '
                              f'{"missing" if objs is None else "a " + _kind(objs)}, expected an array')
         nbytes = 8 * self.nvals
+        key = self.key
+        n0 = len(bufs)
+        try:  # fast path; anything unexpected is re-checked one by one below for a precise message
+            for obj in objs:
+                oid = obj['object_id']
+                pose = obj[key]
+                buf = pose.as_buffer(of_type='d')
+                if buf.size != nbytes or type(oid) not in (int, str) or len(pose) != self.nvals:
+                    raise ValueError
+                bufs.append(buf)
+                oids.append(oid)
+            fns.extend([fn] * (len(bufs) - n0))
+            self.stats.last_frame_num = fn
+            return
+        except (KeyError, TypeError, ValueError, AttributeError):
+            del bufs[n0:], oids[n0:]
         for obj in objs:
             if not isinstance(obj, simdjson.Object):
                 raise ValueError(f'{self.path}: frame_num {fn} (batch #{bidx}): an object is a {_kind(obj)}, '
@@ -130,11 +146,11 @@ class TrackCollector:
                 raise ValueError(f'{self.path}: frame_num {fn} (batch #{bidx}): "object_id" is '
                                  f'{"missing" if oid is None else repr(oid)}, expected an integer tracker id')
             where = f'frame_num {fn} (batch #{bidx}), object_id {oid}'
-            pose = obj.get(self.key)
+            pose = obj.get(key)
             if pose is None:
-                raise KeyError(_missing_pose_message(self.path, self.key, where, obj))
+                raise KeyError(_missing_pose_message(self.path, key, where, obj))
             if not isinstance(pose, simdjson.Array):
-                raise ValueError(f'{self.path}: {where}: "{self.key}" is {pose!r}, expected an array of '
+                raise ValueError(f'{self.path}: {where}: "{key}" is {pose!r}, expected an array of '
                                  f'{self.nvals} numbers')
             try:
                 buf = pose.as_buffer(of_type='d')
@@ -142,10 +158,7 @@ class TrackCollector:
                 raise ValueError(self._non_numeric(pose, where)) from None
             if buf.size != nbytes or len(pose) != self.nvals:
                 raise ValueError(self._wrong_count(pose, buf.size // 8, where))
-            bufs.append(buf)
-            oids.append(oid)
-            fns.append(fn)
-        self.stats.last_frame_num = fn
+        raise AssertionError(f'{self.path}: frame_num {fn}: unexpected object data')  # pragma: no cover
 
     def _non_numeric(self, pose: Any, where: str) -> str:
         for i, v in enumerate(pose.as_list()):
