@@ -96,3 +96,11 @@ def test_generator_truncation_and_reappearance(tmp_path):
     assert np.diff(fr).max() > 80  # the first track leaves and comes back with the same id
     s = convert(cut['path'], str(tmp_path / 'out'), progress=False)
     assert s['truncated'] and s['inputs'][0]['frames'] == cut['frames']
+
+
+def test_progress_bar_goes_to_stderr(scene, tmp_path, capfd):
+    d, path, _ = scene
+    main(['--data', path, '--results-dir', str(tmp_path), '--progress', '--quiet'])
+    out, err = capfd.readouterr()
+    assert 'walk.json' in err and 'MB' in err  # bar label and bytes done
+    assert 'walk.json' not in out.split('\n', 1)[0]

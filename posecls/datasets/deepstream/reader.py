@@ -23,7 +23,7 @@ error naming the file, byte, line and column.
 """
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
@@ -75,7 +75,6 @@ class ReadReport:
     truncated: bool = False
     stop: Optional[StopInfo] = None
     partial_batch_frames: int = 0
-    warnings: List[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Plain-dict form (for summaries and JSON)."""
@@ -117,10 +116,11 @@ class _Progress:
     def __init__(self, enabled: bool, total: int, label: str) -> None:
         self._bar = None
         if enabled:
+            from rich.console import Console
             from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                        TransferSpeedColumn)
             self._bar = Progress(TextColumn('{task.description}'), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn())
+                                 TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
             self._task = self._bar.add_task(label, total=total)
             self._bar.start()
 
