@@ -15,7 +15,7 @@ import os.path as osp
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -328,7 +328,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
         lines.append(f'  labelled windows: {summary["windows"] - summary["windows_unlabelled"]}, unlabelled (left out):'
                      f' {summary["windows_unlabelled"]}')
         for name, s in summary['splits'].items():
-            lines.append(f'  {name}: {s["windows"]} windows ' + ', '.join(f'{k}={v}' for k, v in s['per_class'].items()))
+            counts = ', '.join(f'{k}={v}' for k, v in s['per_class'].items())
+            lines.append(f'  {name}: {s["windows"]} windows {counts}')
     for w in summary['warnings']:
         lines.append(f'  warning: {w}')
     lines.append(f'  wrote {len(summary["outputs"])} file(s)' + (f' to {osp.dirname(summary["outputs"][0])}'
