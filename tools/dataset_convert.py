@@ -1,0 +1,10 @@
+"""Wrapper of posecls.tools.dataset_convert (see `python tools/dataset_convert.py --help`)."""
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from posecls.tools.dataset_convert import main  # noqa: E402
+
+if __name__ == '__main__':
+    main()
