@@ -185,10 +185,11 @@ def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Seque
     proto.producer_name = 'posecls'
     onnx.checker.check_model(proto, full_check=True)
     data = proto.SerializeToString()
+    node_types = dict(sorted(collections.Counter(n.op_type for n in proto.graph.node).items()))
     report: Dict[str, Any] = dict(
         path=osp.abspath(onnx_file), opset=max(o.version for o in proto.opset_import if o.domain in ('', 'ai.onnx')),
         exporter=exporter, input_shape=list(shape), io_shapes=_io_shapes(proto), dynamic_batch=dynamic_batch,
-        use_einsum=use_einsum, node_types=dict(sorted(collections.Counter(n.op_type for n in proto.graph.node).items())),
+        use_einsum=use_einsum, node_types=node_types,
         max_abs_diff=dict(random=None, real=None), num_real_samples=0 if real is None else int(real.shape[0]),
         atol=atol, classes=list(classes) if classes else None, file_bytes=len(data))
     if verify:
@@ -196,14 +197,13 @@ def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Seque
 
         session = ort.InferenceSession(data, providers=['CPUExecutionProvider'])
         rand = torch.randn((3 if dynamic_batch else 1, ) + shape, generator=torch.Generator().manual_seed(1)).numpy()
-        batches = {'random': rand, 'real': real}
-        for name, x in batches.items():
+        step = None if dynamic_batch else 1  # a fixed-batch model takes one sequence per run
+        for name, x in (('random', rand), ('real', real)):
             if x is None:
                 continue
             ref = torch_logits(model, x)
-            got = np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: x[i:i + (x.shape[0] if dynamic_batch
-                                                                                   else 1)]})[0]
-                                  for i in range(0, x.shape[0], x.shape[0] if dynamic_batch else 1)])
+            chunks = [x] if step is None else [x[i:i + step] for i in range(x.shape[0])]
+            got = np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: c})[0] for c in chunks])
             report['max_abs_diff'][name] = max_abs_diff(ref, got)
         worst = max(v for v in report['max_abs_diff'].values() if v is not None)
         if not worst <= atol:

@@ -162,7 +162,8 @@ class PoseClassificationClient:
             done = queue.Queue()
             for rid, idx in enumerate(plan, 1):
                 inputs, outputs = self._request(self._batch(data, idx))
-                self.client.async_infer(self.model_name, inputs, callback=lambda result, error: done.put((result, error)),
+                self.client.async_infer(self.model_name, inputs,
+                                        callback=lambda result, error: done.put((result, error)),
                                         request_id=str(rid), outputs=outputs, model_version=self.model_version)
             for _ in plan:
                 result, error = done.get(timeout=300)

@@ -26,7 +26,8 @@ def _model_config_pb2() -> Any:
     try:
         from tritonclient.grpc import model_config_pb2
     except ImportError as e:
-        raise RuntimeError(f'writing a Triton repository needs tritonclient ({e}): pip install "posecls[triton]"') from e
+        raise RuntimeError(f'writing a Triton repository needs tritonclient ({e}): '
+                           'pip install "posecls[triton]"') from e
     return model_config_pb2
 
 
