@@ -33,6 +33,8 @@ setup(
     extras_require={
         'tests': read_requirements('tests'),
         'optional': read_requirements('optional'),
+        'tensorrt': read_requirements('tensorrt'),
+        'triton': read_requirements('triton'),
     },
     include_package_data=True,
 )

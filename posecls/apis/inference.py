@@ -68,7 +68,17 @@ def _test_pipeline(model: nn.Module) -> Compose:
     return Compose(steps)
 
 
-def inference_recognizer(model: nn.Module, data: Union[np.ndarray, str], batch_size: int = 16,
+def _is_backend(model: Any) -> bool:
+    from posecls.deploy.backends.base import Backend
+    return isinstance(model, Backend)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def inference_recognizer(model: Any, data: Union[np.ndarray, str], batch_size: int = 16,
                          return_probs: bool = False) -> np.ndarray:
     """Classify skeleton sequences.
 
@@ -76,7 +86,9 @@ def inference_recognizer(model: nn.Module, data: Union[np.ndarray, str], batch_s
     so temporal sampling etc. match evaluation.
 
     Args:
-        model: From :func:`init_recognizer`.
+        model: From :func:`init_recognizer`, or a deployed
+            :class:`posecls.deploy.Backend` from :func:`posecls.deploy.init_backend`
+            (ONNX Runtime / TensorRT; its ``cfg``, when set, gives the pipeline).
         data: (C, T, V, M) or (N, C, T, V, M) array, or a ``.npy`` path (memory-mapped).
         batch_size: Sequences per forward pass.
         return_probs: Return softmax probabilities instead of logits.
@@ -92,7 +104,8 @@ def inference_recognizer(model: nn.Module, data: Union[np.ndarray, str], batch_s
     if arr.ndim != 5:
         raise ValueError(f'expected (C, T, V, M) or (N, C, T, V, M) data, got shape {tuple(data.shape)}')
     pipeline = _test_pipeline(model)
-    device = next(model.parameters()).device
+    backend = _is_backend(model)
+    device = None if backend else next(model.parameters()).device
     outputs = []
     with torch.no_grad():
         for start in range(0, arr.shape[0], batch_size):
@@ -101,6 +114,15 @@ def inference_recognizer(model: nn.Module, data: Union[np.ndarray, str], batch_s
                 res = pipeline(dict(keypoint=np.array(arr[i], dtype=np.float32), label=-1, sample_idx=i,
                                     rng=np.random.default_rng([0, i])))
                 batch.append(torch.from_numpy(np.ascontiguousarray(res['keypoint'], dtype=np.float32)))
+            if backend:
+                x = torch.stack(batch).numpy()
+                if x.ndim == 6:  # (N, clips, C, T, V, M): average the clips' logits like mode='tensor'
+                    logits = model.infer(x.reshape((-1, ) + x.shape[2:])).reshape(x.shape[0], x.shape[1], -1)
+                    logits = logits.mean(axis=1)
+                else:
+                    logits = model.infer(x)
+                outputs.append(_softmax(logits) if return_probs else logits)
+                continue
             inputs = torch.stack(batch).to(device)
             logits = model(inputs, mode='tensor')
             outputs.append((logits.softmax(-1) if return_probs else logits).float().cpu().numpy())

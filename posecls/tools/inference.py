@@ -3,13 +3,15 @@ import argparse
 from typing import List, Optional
 
 from posecls.apis import class_names_of, inference_recognizer, init_recognizer, write_lines, write_ranked_scores
+from posecls.deploy.backends import init_backend, is_deployed_model
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse ``tools/inference.py`` arguments."""
     parser = argparse.ArgumentParser(description='Run a posecls model on skeleton sequences')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint (posecls, TAO Lightning or original ST-GCN)')
+    parser.add_argument('checkpoint', help='checkpoint (posecls, TAO Lightning or original ST-GCN), or an exported '
+                        'model: .onnx (onnxruntime) or .engine/.plan (TensorRT)')
     parser.add_argument('data', help='.npy array (N, C, T, V, M)')
     parser.add_argument('--out', required=True, help='text file: one predicted class name per input sequence')
     parser.add_argument('--scores-out', help='also write TAO-Triton ranked logits: "idx, s0(i0)=label0, ..."')
@@ -21,7 +23,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> List[str]:
     """Run inference; returns the predicted class names."""
     args = parse_args(argv)
-    model = init_recognizer(args.config, args.checkpoint, device=args.device)
+    if is_deployed_model(args.checkpoint):
+        model = init_backend(args.checkpoint, device=args.device, cfg=args.config)
+    else:
+        model = init_recognizer(args.config, args.checkpoint, device=args.device)
     logits = inference_recognizer(model, args.data, batch_size=args.batch_size)
     classes = model.dataset_meta.get('classes')
     names = class_names_of(logits, classes)

@@ -1,8 +1,11 @@
 """Evaluate a checkpoint (MMAction-style ``tools/test.py``): TAO's table, metrics JSON, confusion matrix."""
 import argparse
 import os.path as osp
+import time
 from typing import Any, Dict, List, Optional
 
+from posecls.deploy.backends import init_backend, is_deployed_model
+from posecls.deploy.evaluate import evaluate_backend
 from posecls.evaluation.report import write_evaluation_report
 from posecls.tools.common import DictAction, build_runner, load_config
 
@@ -11,7 +14,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse ``tools/test.py`` arguments."""
     parser = argparse.ArgumentParser(description='Evaluate a posecls checkpoint')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint (posecls, TAO Lightning or original ST-GCN)')
+    parser.add_argument('checkpoint', help='checkpoint (posecls, TAO Lightning or original ST-GCN), or an exported '
+                        'model: .onnx (onnxruntime) or .engine/.plan (TensorRT)')
+    parser.add_argument('--device', default='cpu', help='device of an exported model (cpu, cuda, cuda:1)')
     parser.add_argument('--work-dir', help='folder for logs and the evaluation report')
     parser.add_argument('--dump', help='also write predictions to this .pkl / .npz / .json file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -27,6 +32,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    if is_deployed_model(args.checkpoint):
+        backend = init_backend(args.checkpoint, device=args.device, cfg=cfg)
+        return evaluate_backend(backend, cfg, dump=args.dump,
+                                out_dir=osp.join(cfg.work_dir, time.strftime('%Y%m%d_%H%M%S')))
     cfg.load_from = args.checkpoint
     cfg.resume = False
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]

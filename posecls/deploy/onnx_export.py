@@ -1,0 +1,231 @@
+"""Export a SkeletonRecognizer to ONNX in TAO's layout and verify it against PyTorch with ONNX Runtime.
+
+TAO (tao_reference.md §6.6) exports with the TorchScript exporter at opset 12:
+input ``input`` (N, C, T, V, M), output ``fc_pred`` (N, K) logits, only the
+batch axis dynamic, C/T/V/M taken from the graph layout (nvidia: 3x300x34x1).
+torch >= 2.9 defaults ``torch.onnx.export`` to the dynamo exporter, which
+emits opset >= 18 only, so the exporter is chosen per opset explicitly:
+opset < 18 -> TorchScript exporter (``dynamo=False``), opset >= 18 -> dynamo.
+"""
+import collections
+import json
+import os
+import os.path as osp
+import tempfile
+import warnings
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from posecls.utils.atomic_io import atomic_write_bytes
+from posecls.version import __version__
+
+from .backends.base import INPUT_NAME, OUTPUT_NAME
+from .backends.onnxruntime_backend import CLASSES_METADATA_KEY
+from .verify import max_abs_diff, torch_logits
+
+MIN_OPSET = 12
+#: first opset exported with the dynamo exporter
+DYNAMO_MIN_OPSET = 18
+MAX_OPSET = 23
+#: most real samples compared during verification
+MAX_VERIFY_SAMPLES = 8
+
+
+class _LogitsModule(nn.Module):
+    """``model(x, mode='tensor')`` as a single-argument module for tracing/export."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, mode='tensor')
+
+
+def default_input_shape(model: nn.Module) -> Tuple[int, int, int, int]:
+    """(C, T, V, M) of the export dummy input: C of the backbone, T/V/M of its graph layout.
+
+    Raises:
+        ValueError: the model has no ``backbone.graph.layout`` (not an ST-GCN-style recognizer).
+    """
+    backbone = getattr(model, 'backbone', None)
+    graph = getattr(backbone, 'graph', None)
+    layout = getattr(graph, 'layout', None)
+    if layout is None:
+        raise ValueError('cannot infer the export input shape: model.backbone.graph.layout is missing; '
+                         'pass input_shape=(C, T, V, M)')
+    return (int(backbone.in_channels), int(layout.seq_length), int(layout.num_node), int(layout.num_person))
+
+
+@contextmanager
+def gcn_impl(model: nn.Module, impl: str) -> Iterator[None]:
+    """Temporarily switch every graph convolution of ``model`` to ``'einsum'`` or ``'matmul'``."""
+    layers = [m for m in model.modules() if hasattr(m, 'set_impl') and hasattr(m, 'impl')]
+    saved = [m.impl for m in layers]
+    try:
+        for m in layers:
+            m.set_impl(impl)
+        yield
+    finally:
+        for m, s in zip(layers, saved):
+            m.set_impl(s)
+
+
+def _load_verify_data(verify_data: Union[None, str, np.ndarray], input_shape: Sequence[int]) -> Optional[np.ndarray]:
+    if verify_data is None:
+        return None
+    where = 'verify_data'
+    if isinstance(verify_data, str):
+        if not osp.isfile(verify_data):
+            raise FileNotFoundError(f'verify_data file not found: {verify_data}')
+        where = verify_data
+        verify_data = np.load(verify_data, mmap_mode='r', allow_pickle=False)
+    arr = np.asarray(verify_data[:MAX_VERIFY_SAMPLES], dtype=np.float32)
+    if arr.ndim != 5 or tuple(arr.shape[1:]) != tuple(input_shape):
+        raise ValueError(f'{where}: real verification data must be (N, C, T, V, M) with (C, T, V, M) = '
+                         f'{tuple(input_shape)} (the export input shape), got {tuple(arr.shape)}')
+    return arr
+
+
+def _check_opset(opset: int) -> None:
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f'opset must be an int in [{MIN_OPSET}, {MAX_OPSET}] (Einsum needs opset >= 12; TAO, '
+                         f'DeepStream and TensorRT use 12), got {opset!r}')
+
+
+def _export_to_file(module: nn.Module, dummy: torch.Tensor, path: str, opset: int, dynamic_batch: bool) -> str:
+    """Run torch.onnx.export with the exporter that produces ``opset``; returns the exporter name."""
+    if opset < DYNAMO_MIN_OPSET:
+        dynamic_axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(module, (dummy, ), path, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                              dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True,
+                              dynamo=False)
+        return 'torchscript'
+    dynamic_shapes = ({0: torch.export.Dim('batch', min=1, max=65536)}, ) if dynamic_batch else None
+    program = torch.onnx.export(module, (dummy, ), None, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                                dynamic_shapes=dynamic_shapes, opset_version=opset, dynamo=True, verbose=False)
+    program.save(path)
+    return 'dynamo'
+
+
+def _io_shapes(proto: onnx.ModelProto) -> Dict[str, List[Union[int, str]]]:
+    out = {}
+    for v in list(proto.graph.input) + list(proto.graph.output):
+        out[v.name] = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+    return out
+
+
+def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Sequence[int]] = None, opset: int = 12,
+                dynamic_batch: bool = True, use_einsum: bool = True, verify: bool = True,
+                verify_data: Union[None, str, np.ndarray] = None, force: bool = False,
+                atol: float = 1e-4) -> Dict[str, Any]:
+    """Export a recognizer to ONNX (TAO names and shapes), check it and verify it with ONNX Runtime.
+
+    The file is written only after ``onnx.checker`` and the parity check pass
+    (atomically: an interrupted or failed export leaves no file).
+
+    Args:
+        model: A :class:`SkeletonRecognizer` in eval mode (``init_recognizer``).
+        onnx_file: Output path.
+        input_shape: (C, T, V, M); default :func:`default_input_shape`
+            (nvidia: (3, 300, 34, 1), like TAO).
+        opset: ONNX opset, 12..23. < 18 uses the TorchScript exporter, >= 18 dynamo.
+        dynamic_batch: Make axis 0 of ``input`` and ``fc_pred`` dynamic (``batch``).
+        use_einsum: Keep TAO's Einsum graph aggregation; False exports the
+            identical matmul form (no Einsum node) for runtimes without Einsum.
+        verify: Compare ONNX Runtime with PyTorch on random data (and on
+            ``verify_data``); raise when the max abs logit difference exceeds ``atol``.
+        verify_data: Real sequences (N, C, T, V, M) array or ``.npy`` path (first
+            8 samples used); (C, T, V, M) must equal the input shape.
+        force: Overwrite an existing ``onnx_file``.
+        atol: Parity tolerance on logits.
+
+    Returns:
+        dict: ``path``, ``opset``, ``exporter``, ``input_shape``, ``io_shapes``,
+        ``dynamic_batch``, ``use_einsum``, ``node_types`` (op histogram),
+        ``max_abs_diff`` ({'random': float, 'real': float or None}),
+        ``num_real_samples``, ``atol``, ``classes``, ``file_bytes``.
+
+    Raises:
+        FileExistsError: ``onnx_file`` exists and not ``force``.
+        ValueError: bad opset / shapes / data, or parity above ``atol``.
+    """
+    _check_opset(opset)
+    if osp.exists(onnx_file) and not force:
+        raise FileExistsError(f'{onnx_file} exists; pass force=True (--force) to overwrite it')
+    if model.training:
+        raise ValueError('export_onnx needs the model in eval mode (call model.eval(); init_recognizer does)')
+    shape = tuple(int(d) for d in (input_shape if input_shape is not None else default_input_shape(model)))
+    if len(shape) != 4 or min(shape) < 1:
+        raise ValueError(f'input_shape must be 4 positive ints (C, T, V, M), got {input_shape!r}')
+    real = _load_verify_data(verify_data, shape) if verify else None
+    device = next(model.parameters()).device
+    module = _LogitsModule(model).eval()
+    dummy = torch.randn((1, ) + shape, generator=torch.Generator().manual_seed(0)).to(device)
+    out_dir = osp.dirname(osp.abspath(onnx_file))
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix='.onnx_export_') as tmp:
+        tmp_path = osp.join(tmp, 'model.onnx')
+        with torch.no_grad(), gcn_impl(model, 'einsum' if use_einsum else 'matmul'):
+            exporter = _export_to_file(module, dummy, tmp_path, opset, dynamic_batch)
+        proto = onnx.load(tmp_path)
+    classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    meta = {'posecls.version': __version__, 'posecls.gcn_impl': 'einsum' if use_einsum else 'matmul',
+            'posecls.input_shape': json.dumps(list(shape))}
+    if classes:
+        meta[CLASSES_METADATA_KEY] = json.dumps(list(classes))
+    onnx.helper.set_model_props(proto, meta)
+    proto.producer_name = 'posecls'
+    onnx.checker.check_model(proto, full_check=True)
+    data = proto.SerializeToString()
+    node_types = dict(sorted(collections.Counter(n.op_type for n in proto.graph.node).items()))
+    report: Dict[str, Any] = dict(
+        path=osp.abspath(onnx_file), opset=max(o.version for o in proto.opset_import if o.domain in ('', 'ai.onnx')),
+        exporter=exporter, input_shape=list(shape), io_shapes=_io_shapes(proto), dynamic_batch=dynamic_batch,
+        use_einsum=use_einsum, node_types=node_types,
+        max_abs_diff=dict(random=None, real=None), num_real_samples=0 if real is None else int(real.shape[0]),
+        atol=atol, classes=list(classes) if classes else None, file_bytes=len(data))
+    if verify:
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(data, providers=['CPUExecutionProvider'])
+        rand = torch.randn((3 if dynamic_batch else 1, ) + shape, generator=torch.Generator().manual_seed(1)).numpy()
+        step = None if dynamic_batch else 1  # a fixed-batch model takes one sequence per run
+        for name, x in (('random', rand), ('real', real)):
+            if x is None:
+                continue
+            ref = torch_logits(model, x)
+            chunks = [x] if step is None else [x[i:i + step] for i in range(x.shape[0])]
+            got = np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: c})[0] for c in chunks])
+            report['max_abs_diff'][name] = max_abs_diff(ref, got)
+        worst = max(v for v in report['max_abs_diff'].values() if v is not None)
+        if not worst <= atol:
+            raise ValueError(f'ONNX Runtime output differs from PyTorch by {worst:.3g} > atol={atol:g} '
+                             f'({report["max_abs_diff"]}); {onnx_file} was not written')
+    atomic_write_bytes(onnx_file, data)
+    return report
+
+
+def format_export_summary(report: Dict[str, Any]) -> str:
+    """Human-readable summary of an :func:`export_onnx` report."""
+    diffs = report['max_abs_diff']
+    fmt = lambda v: 'not checked' if v is None else f'{v:.3g}'  # noqa: E731
+    io = ', '.join(f'{k} {v}' for k, v in report['io_shapes'].items())
+    ops = ', '.join(f'{k} {v}' for k, v in report['node_types'].items())
+    return '\n'.join([
+        f"ONNX model written: {report['path']} ({report['file_bytes'] / 1e6:.2f} MB)",
+        f"  opset {report['opset']} ({report['exporter']} exporter), dynamic batch: {report['dynamic_batch']}, "
+        f"Einsum: {'yes' if report['use_einsum'] else 'no (matmul form)'}",
+        f'  tensors: {io}',
+        f'  nodes: {ops}',
+        f"  parity vs PyTorch (max abs logit diff, atol {report['atol']:g}): random {fmt(diffs['random'])}, "
+        f"real {fmt(diffs['real'])} ({report['num_real_samples']} samples)",
+        f"  classes: {report['classes']}",
+    ])

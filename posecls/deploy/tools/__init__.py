@@ -1,0 +1,1 @@
+"""Implementations behind tools/deployment/*.py (``main(argv=None)`` each, callable in-process)."""

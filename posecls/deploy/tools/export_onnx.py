@@ -1,0 +1,76 @@
+"""Export a checkpoint to ONNX (TAO names/shapes), verify it against PyTorch with onnxruntime."""
+import argparse
+import json
+import os.path as osp
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from posecls.apis import init_recognizer
+from posecls.deploy.onnx_export import default_input_shape, export_onnx, format_export_summary
+from posecls.tools.common import DictAction
+from posecls.utils.atomic_io import atomic_open
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``tools/deployment/export_onnx.py`` arguments."""
+    p = argparse.ArgumentParser(description='Export a posecls/TAO checkpoint to ONNX (input "input" (N,C,T,V,M), '
+                                'output "fc_pred" (N,K) logits) and verify it with onnxruntime')
+    p.add_argument('config', help='config file')
+    p.add_argument('checkpoint', help='checkpoint (posecls, TAO Lightning or original ST-GCN)')
+    p.add_argument('--out', required=True, help='output .onnx file')
+    p.add_argument('--opset', type=int, default=12, help='ONNX opset (default 12 like TAO; >= 18 uses the dynamo '
+                   'exporter)')
+    p.add_argument('--batch-dynamic', action=argparse.BooleanOptionalAction, default=True,
+                   help='dynamic batch axis (default on, like TAO; --no-batch-dynamic fixes batch 1)')
+    p.add_argument('--no-einsum', action='store_true', help='export the graph aggregation as MatMul (no Einsum '
+                   'node) for runtimes without Einsum')
+    p.add_argument('--input-shape', type=int, nargs=4, metavar=('C', 'T', 'V', 'M'),
+                   help='static input shape (default: C of the model, T/V/M of its graph layout, e.g. 3 300 34 1)')
+    p.add_argument('--verify-data', help='real .npy (N,C,T,V,M) for the parity check (default: the config\'s test '
+                   'dataset when its shape matches)')
+    p.add_argument('--no-verify', action='store_true', help='skip the onnxruntime parity check')
+    p.add_argument('--atol', type=float, default=1e-4, help='parity tolerance on logits (default 1e-4)')
+    p.add_argument('--force', action='store_true', help='overwrite an existing output file')
+    p.add_argument('--report', help='also write the export report as JSON here')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
+    return p.parse_args(argv)
+
+
+def _default_verify_data(model: Any, shape: tuple) -> Optional[str]:
+    """The config's test data path when it exists and its (C, T, V, M) equals ``shape``."""
+    cfg = getattr(model, 'cfg', None)
+    try:
+        path = cfg.test_dataloader.dataset.data_path
+    except AttributeError:
+        return None
+    if not path or not osp.isfile(path):
+        return None
+    arr = np.load(path, mmap_mode='r', allow_pickle=False)
+    if arr.ndim != 5 or tuple(arr.shape[1:]) != tuple(shape):
+        print(f'note: test data {path} has shape {arr.shape[1:]} != export input {tuple(shape)}; '
+              'real-data parity skipped (pass --verify-data)')
+        return None
+    return path
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Export and verify; prints the summary and returns the report."""
+    args = parse_args(argv)
+    if osp.exists(args.out) and not args.force:
+        raise FileExistsError(f'{args.out} exists; pass --force to overwrite it')
+    model = init_recognizer(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    shape = tuple(args.input_shape) if args.input_shape else default_input_shape(model)
+    verify_data = None
+    if not args.no_verify:
+        verify_data = args.verify_data or _default_verify_data(model, shape)
+    report = export_onnx(model, args.out, input_shape=shape, opset=args.opset, dynamic_batch=args.batch_dynamic,
+                         use_einsum=not args.no_einsum, verify=not args.no_verify, verify_data=verify_data,
+                         force=args.force, atol=args.atol)
+    report['verify_data'] = verify_data
+    print(format_export_summary(report), flush=True)
+    if args.report:
+        with atomic_open(args.report, 'w') as f:
+            json.dump(report, f, indent=2)
+    return report
