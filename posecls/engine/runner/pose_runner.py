@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Union
 
+import torch
 import torch.distributed as torch_dist
 from mmengine.device import get_device
 from mmengine.dist import broadcast_object_list, is_distributed
@@ -55,11 +56,18 @@ class PoseRunner(Runner):
                              f'backend {torch_dist.get_backend()}, device {get_device()}')
 
     def setup_env(self, env_cfg: Dict) -> None:
-        """Initialise the process group (CPU-safe, backend auto), then mmengine's set-up."""
+        """Initialise the process group (CPU-safe, backend auto), then mmengine's set-up.
+
+        Also applies ``env_cfg.cudnn_deterministic`` (TAO's ``train.cudnn.deterministic``):
+        it sets only ``torch.backends.cudnn.deterministic`` (mmengine's
+        ``randomness.deterministic`` also forces deterministic algorithms everywhere).
+        """
         # mmengine skips its own init_dist (which needs CUDA) when the group already exists.
         if self.distributed and not is_distributed():
             init_distributed(self.launcher, env_cfg.get('dist_cfg'))
         super().setup_env(env_cfg)
+        if env_cfg.get('cudnn_deterministic') is not None:
+            torch.backends.cudnn.deterministic = bool(env_cfg['cudnn_deterministic'])
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict], model):
         """mmengine's wrapping, except DDP on CPU, which must be built without ``device_ids``."""
