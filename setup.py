@@ -35,4 +35,6 @@ setup(
         'optional': read_requirements('optional'),
     },
     include_package_data=True,
+    # `posecls <task> -e spec.yaml key=value`: the TAO-compatible command line (posecls/tao/cli.py).
+    entry_points={'console_scripts': ['posecls = posecls.tao.cli:main']},
 )
