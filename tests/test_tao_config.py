@@ -63,6 +63,23 @@ def test_spec_and_config_build_the_same_model_optimizer_and_schedule(spec_file, 
         assert ga[key] == gb[key], key
 
 
+def test_spec_config_runtime_is_the_default_runtime():
+    """Everything but the spec's own values comes out as in configs/_base_ (hooks, runtime, evaluators, loaders)."""
+    spec_cfg = spec_to_config(load_spec(SEED_SPEC, ['results_dir=/r']))
+    cfg = _config('stgcn_nvidia.py')
+    for key in ('default_scope', 'runner_type', 'custom_hooks', 'default_hooks', 'log_processor', 'log_level',
+                'visualizer', 'randomness', 'auto_scale_lr', 'val_evaluator', 'test_evaluator', 'val_cfg',
+                'test_cfg'):
+        assert spec_cfg[key] == cfg[key], key
+    env = dict(spec_cfg.env_cfg)
+    assert env.pop('cudnn_deterministic') is True  # TAO's train.cudnn.deterministic (PoseRunner applies it)
+    assert env == cfg.env_cfg
+    for split in ('train', 'val', 'test'):
+        loader = spec_cfg[f'{split}_dataloader'].to_dict()
+        assert loader['dataset'].pop('num_channels') == 3  # posecls checks C against model.input_channels
+        assert loader == cfg[f'{split}_dataloader'].to_dict(), split
+
+
 def test_autoreduce_spec_equals_the_autoreduce_schedule_config():
     spec_cfg = spec_to_config(load_spec(SEED_SPEC, ['results_dir=/r', 'train.optim.lr_scheduler=AutoReduce']))
     base = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'schedules', 'sgd_autoreduce.py'))

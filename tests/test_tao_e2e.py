@@ -155,17 +155,27 @@ def test_deploy_tasks_without_posecls_deploy_fail_clearly(trained, tmp_path, cap
     assert 'posecls gen_trt_engine (TensorRT) is not available' in capsys.readouterr().err
 
 
-def test_dataset_convert_without_the_converter_fails_clearly(trained, tmp_path, capsys):
-    try:
-        import posecls.datasets.deepstream  # noqa: F401
-        pytest.skip('posecls.datasets.deepstream is installed')
-    except ImportError:
-        pass
-    _, common = trained
-    poses = tmp_path / 'poses.json'
-    poses.write_text('[]')
-    assert main(['dataset_convert', '-e', SEED_SPEC, *common, f'dataset_convert.data={poses}']) == 1
-    assert 'posecls dataset_convert is not available in this installation' in capsys.readouterr().err
+def test_dataset_convert_from_the_spec(tmp_path, capsys):
+    """TAO's dataset_convert section (plus posecls's extras) reaches posecls.datasets.deepstream.convert."""
+    deepstream = pytest.importorskip('posecls.datasets.deepstream', reason='dataset_convert (issue 4) not installed')
+    poses = str(tmp_path / 'poses.json')
+    deepstream.generate_deepstream_json(poses, num_frames=160, num_tracks=2, seed=1)
+    results = str(tmp_path / 'results')
+    assert main(['dataset_convert', '-e', SEED_SPEC, f'results_dir={results}', f'dataset_convert.data={poses}',
+                 'dataset_convert.progress=false']) == 0
+    out_dir = osp.join(results, 'dataset_convert')
+    direct = deepstream.convert(poses, str(tmp_path / 'direct'), progress=False)
+    written = sorted(f for f in os.listdir(out_dir) if f.endswith('.npy'))
+    assert written and written == sorted(osp.basename(p) for p in direct['outputs'])
+    for name in written:
+        a, b = np.load(osp.join(out_dir, name)), np.load(osp.join(str(tmp_path / 'direct'), name))
+        assert a.shape[1:] == (3, 300, 34, 1) and np.array_equal(a, b)
+    assert 'dataset_convert (3dbp)' in capsys.readouterr().out
+    # the converter's own option checks run before any work, as spec errors
+    assert main(['dataset_convert', '-e', SEED_SPEC, f'results_dir={tmp_path}/r2', f'dataset_convert.data={poses}',
+                 'dataset_convert.val_ratio=0.2']) == 2
+    assert 'dataset_convert.val_ratio needs labels' in capsys.readouterr().err
+    assert not osp.exists(str(tmp_path / 'r2'))
 
 
 def _copy_train(results, dest):

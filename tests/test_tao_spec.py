@@ -11,7 +11,7 @@ from conftest import REPO
 from posecls.tao.checks import check_task
 from posecls.tao.cli import main
 from posecls.tao.devices import plan_devices
-from posecls.tao.errors import SpecError, TaskNotAvailable
+from posecls.tao.errors import SpecError
 from posecls.tao.schema import SPEC
 from posecls.tao.spec import build_spec, load_spec, resolve_gpus, task_results_dir
 
@@ -227,7 +227,6 @@ def test_valid_train_spec_passes(files):
     (['train.resume_training_checkpoint_path=/x/model.pth'], r'resume_training_checkpoint_path: file not found'),
     (['model.pretrained_model_path=/x/w.pth'], r'model.pretrained_model_path: file not found: /x/w.pth'),
     (['train.gpu_ids=[1,1]'], r'train.gpu_ids: \[1, 1\] lists a GPU twice'),
-    (['train.gpu_ids=[]'], r'train.gpu_ids: the list is empty'),
     (['results_dir=null'], r'results_dir is not set: set results_dir \(outputs go to <results_dir>/train\) or '
                            r'train.results_dir'),
 ])
@@ -285,6 +284,7 @@ def test_validation_fails_before_any_work(files, capsys):
     (2, [3], (2, [0, 1])),  # num_gpus larger: the first num_gpus GPUs
     (1, [2, 3], (2, [2, 3])),  # gpu_ids larger: they win
     (4, [1, 2], (4, [0, 1, 2, 3])),
+    (2, [], (2, [0, 1])),
 ])
 def test_tao_gpu_rule(num_gpus, gpu_ids, expected):
     assert resolve_gpus(num_gpus, gpu_ids) == expected
@@ -316,16 +316,38 @@ def test_device_plans():
         plan_devices('train', [0, 3], cuda_count=2)
 
 
-def test_multi_gpu_without_launcher_is_a_clear_error():
-    from posecls.tao.devices import DevicePlan, launch_distributed
-    try:
-        import posecls.engine.launch  # noqa: F401
-        pytest.skip('posecls.engine.launch is installed')
-    except ImportError:
-        pass
-    with pytest.raises(TaskNotAvailable, match=r'multi-GPU training on GPUs \[0, 1\] .*not available in this '
-                                                r'installation: posecls.engine.launch'):
-        launch_distributed(['train', '-e', 'x.yaml'], DevicePlan('distributed', [0, 1]), 1)
+def test_multi_gpu_training_relaunches_through_torchrun(tiny_data_dir, tmp_path, monkeypatch, capsys):
+    """More than one GPU: `posecls train` re-runs itself as torchrun workers via posecls.engine.launcher."""
+    import posecls.engine.launcher as launcher
+    import posecls.tao.devices as devices
+    calls = []
+
+    def fake_launch(module, args, **kwargs):
+        calls.append((module, list(args), kwargs))
+        return 3
+
+    monkeypatch.setattr(devices, 'cuda_device_count', lambda: 4)
+    monkeypatch.setattr(launcher, 'launch', fake_launch)
+    monkeypatch.delenv('CUDA_VISIBLE_DEVICES', raising=False)
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    d = tiny_data_dir
+    overrides = [f'results_dir={tmp_path}', f'dataset.train_dataset.data_path={d}/train_data.npy',
+                 f'dataset.train_dataset.label_path={d}/train_label.pkl',
+                 f'dataset.val_dataset.data_path={d}/val_data.npy', f'dataset.val_dataset.label_path={d}/val_label.pkl',
+                 'train.num_gpus=1', 'train.gpu_ids=[2,3]']
+    assert main(['train', '-e', SEED_SPEC, *overrides]) == 3  # torchrun's exit code
+    assert calls == [('posecls', ['train', '-e', SEED_SPEC, *overrides],
+                      dict(nproc_per_node=2, nnodes=1, node_rank=0, master_addr='127.0.0.1', master_port=29500,
+                           cuda_visible_devices='2,3'))]
+    out = capsys.readouterr().out
+    assert 'Note: train.num_gpus=1 disagrees with train.gpu_ids=[2, 3]; using GPUs [2, 3]' in out
+    assert not osp.exists(osp.join(str(tmp_path), 'train'))  # the parent process trains nothing itself
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    from posecls.tao.devices import in_torchrun_worker
+    assert in_torchrun_worker()
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    assert not in_torchrun_worker()
 
 
 def test_results_dir_per_task():

@@ -5,6 +5,7 @@
 allowed) or returns notes to print (e.g. how disagreeing GPU settings were resolved).
 It also normalises the device keys in place with TAO's rule.
 """
+import glob
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
@@ -43,8 +44,6 @@ def _devices(spec: Dict[str, Any], section: str, notes: List[str]) -> None:
     sec = spec[section]
     if len(set(sec['gpu_ids'])) != len(sec['gpu_ids']):
         raise SpecError(f"{section}.gpu_ids: {sec['gpu_ids']} lists a GPU twice; allowed: distinct indices >= 0")
-    if not sec['gpu_ids']:
-        raise SpecError(f'{section}.gpu_ids: the list is empty; allowed: one or more indices >= 0')
     if sec.get('gpu_id') is not None:
         sec['num_gpus'], sec['gpu_ids'] = 1, [sec['gpu_id']]
     n, ids = resolve_gpus(sec['num_gpus'], sec['gpu_ids'])
@@ -158,9 +157,18 @@ def _check_gen_trt_engine(spec: Dict[str, Any], notes: List[str]) -> None:
                         'gen_trt_engine.force=true')
 
 
+def _convert_inputs_exist(data: Any) -> None:
+    files = data if isinstance(data, list) else [data]
+    for f in files:
+        if not (osp.isfile(f) or osp.isdir(f) or (isinstance(data, str) and glob.glob(f))):
+            raise SpecError(f'dataset_convert.data: {f!r} is not a file, a folder or a glob matching files')
+
+
 def _check_dataset_convert(spec: Dict[str, Any], notes: List[str]) -> None:
     dc = spec['dataset_convert']
-    _existing_file(spec, 'dataset_convert.data', 'the deepstream-bodypose-3d JSON')
+    if dc['data'] is None:
+        raise SpecError('dataset_convert.data is required for this task: the deepstream-bodypose-3d JSON')
+    _convert_inputs_exist(dc['data'])
     if not dc['sequence_length_min'] <= dc['sequence_length'] <= dc['sequence_length_max']:
         raise SpecError('dataset_convert: need sequence_length_min <= sequence_length <= sequence_length_max, got '
                         f"{dc['sequence_length_min']}, {dc['sequence_length']}, {dc['sequence_length_max']}")
@@ -168,6 +176,14 @@ def _check_dataset_convert(spec: Dict[str, Any], notes: List[str]) -> None:
     if step < 1:
         raise SpecError(f"dataset_convert.sequence_overlap={dc['sequence_overlap']}: the window step "
                         f"int(sequence_length x sequence_overlap) = {step}; it must be >= 1 (TAO loops forever)")
+    try:  # the converter's own option checks (extras such as val_ratio without labels), before any work
+        from posecls.datasets.deepstream import ConvertOptions
+    except ImportError:
+        return  # the task reports the missing component
+    try:
+        ConvertOptions.from_kwargs(**{k: v for k, v in dc.items() if k not in ('data', 'results_dir')})
+    except ValueError as e:
+        raise SpecError(str(e)) from None
 
 
 _CHECKS = {'train': _check_train, 'evaluate': _check_evaluate, 'inference': _check_inference,

@@ -70,17 +70,29 @@ def plan_devices(section: str, gpu_ids: List[int], num_nodes: int = 1, multi_gpu
 
 
 def launch_distributed(task_argv: List[str], plan: DevicePlan, num_nodes: int) -> int:
-    """Re-run ``python -m posecls <task_argv>`` as one process per GPU through the distributed launcher.
+    """Re-run ``python -m posecls <task_argv>`` as one process per GPU with torchrun and wait.
 
-    Needs ``posecls.engine.launch.launch(args, gpu_ids=..., num_nodes=...)``
-    (the distributed-training component); a clear error when it is missing.
+    Uses ``posecls.engine.launcher`` (``select_devices`` + ``launch``). Each
+    process finds itself in a torchrun worker and trains with
+    ``launcher='pytorch'``. For several nodes run the same command on every node
+    with ``NODE_RANK`` (or ``RANK``), ``MASTER_ADDR`` and ``MASTER_PORT`` set.
 
     Returns:
-        The launcher's exit code.
+        torchrun's exit code.
     """
-    launch = require('posecls.engine.launch', 'launch',
-                     f'multi-GPU training on GPUs {plan.gpu_ids} (num_nodes={num_nodes})')
-    return int(launch(['-m', 'posecls', *task_argv], gpu_ids=plan.gpu_ids, num_nodes=num_nodes) or 0)
+    feature = f'multi-GPU training on GPUs {plan.gpu_ids} (num_nodes={num_nodes})'
+    select_devices = require('posecls.engine.launcher', 'select_devices', feature)
+    launch = require('posecls.engine.launcher', 'launch', feature)
+    sel = select_devices(len(plan.gpu_ids), plan.gpu_ids)
+    node_rank = int(os.environ.get('NODE_RANK', os.environ.get('RANK', '0')))
+    master_addr = os.environ.get('MASTER_ADDR', '127.0.0.1')
+    master_port = int(os.environ.get('MASTER_PORT', '29500'))
+    print(f'Launching {sel.nproc_per_node} processes per node on {num_nodes} node(s) with torchrun '
+          f'(CUDA_VISIBLE_DEVICES={sel.cuda_visible_devices}, node rank {node_rank}, master '
+          f'{master_addr}:{master_port})', flush=True)
+    return int(launch('posecls', list(task_argv), nproc_per_node=sel.nproc_per_node, nnodes=num_nodes,
+                      node_rank=node_rank, master_addr=master_addr, master_port=master_port,
+                      cuda_visible_devices=sel.cuda_visible_devices))
 
 
 def set_cuda_device(plan: DevicePlan) -> None:

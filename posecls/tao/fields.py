@@ -11,11 +11,16 @@ from posecls.tao.errors import SpecError
 
 Choices = Union[None, Sequence[Any], Callable[[], Sequence[Any]]]
 
-KINDS = ('int', 'float', 'bool', 'str', 'int_list', 'str_list', 'label_map')
+KINDS = ('int', 'float', 'bool', 'str', 'int_list', 'str_list', 'label_map', 'paths', 'label_map_or_path', 'rows',
+         'choice')
 
 
 def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _yaml_word(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else _fmt(value)
 
 
 class Field:
@@ -23,7 +28,10 @@ class Field:
 
     Args:
         kind: ``'int'``, ``'float'``, ``'bool'``, ``'str'``, ``'int_list'``,
-            ``'str_list'`` or ``'label_map'`` (``{name: id}``).
+            ``'str_list'``, ``'label_map'`` (``{name: id}``), ``'label_map_or_path'``
+            (that or a JSON file path), ``'paths'`` (a path or a list of paths),
+            ``'rows'`` (a CSV path or a list of mappings) or ``'choice'`` (any
+            value listed in ``choices``).
         default: Default value (TAO's unless ``tao`` is False).
         doc: One-line description.
         maps_to: Where the value goes in the mmengine config (for docs and help).
@@ -75,12 +83,15 @@ class Field:
         """Type and allowed values in words, e.g. ``"int >= 1"`` or ``"one of: 'a', 'b'"``."""
         base = {'int': 'an int', 'float': 'a number', 'bool': 'true or false', 'str': 'a string',
                 'int_list': 'a list of ints', 'str_list': 'a list of strings',
-                'label_map': 'a mapping {class name: id} with ids 0..K-1'}[self.kind]
+                'label_map': 'a mapping {class name: id} with ids 0..K-1',
+                'label_map_or_path': 'a mapping {class name: id} with ids 0..K-1, or a JSON file path',
+                'paths': 'a path or a list of paths', 'rows': 'a CSV path or a list of mappings',
+                'choice': 'a value'}[self.kind]
         if self._choices is not None:
             if callable(self._choices) and not resolve_choices and self.choices_doc:
                 base = f'one of: {self.choices_doc}'
             else:
-                base = 'one of: ' + ', '.join(_fmt(c) for c in self.choices)
+                base = 'one of: ' + ', '.join(_yaml_word(c) for c in self.choices)
         rng = self._range_text()
         if rng:
             base += (' with items ' if self.kind.endswith('_list') else ' ') + rng
@@ -157,8 +168,21 @@ class Field:
                     raise self._fail(key, value, f' ({key}[{i}] = {_fmt(item)} is not a string)')
                 items.append(item)
             value = items
-        elif kind == 'label_map':
+        elif kind == 'label_map' or (kind == 'label_map_or_path' and not isinstance(value, str)):
             value = _check_label_map(value, key, self)
+        elif kind == 'label_map_or_path':
+            pass  # a JSON path: read and checked by the consumer
+        elif kind == 'paths':
+            if isinstance(value, tuple):
+                value = list(value)
+            if not (isinstance(value, str) or (isinstance(value, list) and value
+                                               and all(isinstance(v, str) for v in value))):
+                raise self._fail(key, value)
+        elif kind == 'rows':
+            if isinstance(value, tuple):
+                value = list(value)
+            if not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, dict) for v in value))):
+                raise self._fail(key, value)
         if self._choices is not None:
             allowed = self.choices
             if value not in allowed:

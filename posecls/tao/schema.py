@@ -194,7 +194,8 @@ GEN_TRT_ENGINE = Section('TensorRT engine from the ONNX file (posecls; TAO has n
 
 DATASET_CONVERT = Section('deepstream-bodypose-3d JSON -> skeleton arrays (tao_reference.md §5.3)', {
     'results_dir': Field('str', None, 'output folder (default <results_dir>/dataset_convert)', nullable=True),
-    'data': Field('str', None, 'JSON written by deepstream-pose-estimation-app --save-pose', nullable=True),
+    'data': Field('paths', None, 'JSON written by deepstream-pose-estimation-app --save-pose (posecls: also a '
+                  'folder of *.json, a glob or a list of files)', nullable=True),
     'pose_type': Field('str', '3dbp', 'features to extract', choices=['3dbp', '25dbp', '2dbp']),
     'num_joints': Field('int', 34, 'joints per pose', low=1),
     'input_width': Field('int', 1920, 'frame width in pixels (25dbp, 2dbp)', low=1),
@@ -205,6 +206,20 @@ DATASET_CONVERT = Section('deepstream-bodypose-3d JSON -> skeleton arrays (tao_r
     'sequence_length': Field('int', 100, 'window length', low=1),
     'sequence_overlap': Field('float', 0.5, 'window step = int(sequence_length x sequence_overlap)', low=0.0,
                               high=1.0, low_open=True),
+    # posecls extensions, passed to posecls.datasets.deepstream.convert (docs/dataset_convert.md)
+    'split_gap': Field('int', None, 'split a track where frame_num jumps by more than this many frames', low=1,
+                       nullable=True, tao=False),
+    'labels': Field('rows', None, 'labels CSV (or list of rows): build train/val arrays + label files instead of '
+                    'object_<id>.npy', nullable=True, tao=False),
+    'label_map': Field('label_map_or_path', None, 'class name -> id of the labelled dataset (mapping or JSON path)',
+                       nullable=True, tao=False),
+    'val_ratio': Field('float', None, 'fraction of each class put in the val split (labelled mode)', low=0.0,
+                       high=1.0, low_open=True, high_open=True, nullable=True, tao=False),
+    'val_files': Field('str_list', None, 'input files whose windows form the val split (labelled mode)',
+                       nullable=True, tao=False),
+    'seed': Field('int', 0, 'seed of the val_ratio split', tao=False),
+    'progress': Field('choice', 'auto', 'progress bar on stderr', choices=[True, False, 'auto'], tao=False),
+    'chunk_bytes': Field('int', 1 << 20, 'bytes parsed per streaming step', low=1024, tao=False),
 })
 
 WANDB = Section('Weights & Biases logging (posecls: off by default, needs the wandb package)', {

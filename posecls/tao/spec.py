@@ -140,12 +140,12 @@ def resolve_gpus(num_gpus: int, gpu_ids: List[int]) -> Tuple[int, List[int]]:
     """TAO's rule for disagreeing ``num_gpus`` / ``gpu_ids``: the larger GPU set wins.
 
     ``num_gpus = max(num_gpus, len(gpu_ids))``; when ``gpu_ids`` is the shorter one
-    it becomes ``[0, ..., num_gpus - 1]`` (TAO's ``core/entrypoint`` launcher).
+    it becomes ``[0, ..., num_gpus - 1]`` (TAO's ``core/entrypoint`` launcher). The
+    rule lives in :func:`posecls.engine.launcher.select_devices`, which launches too.
     """
-    if num_gpus == len(gpu_ids):
-        return num_gpus, list(gpu_ids)
-    n = max(num_gpus, len(gpu_ids))
-    return n, (list(gpu_ids) if len(gpu_ids) == n else list(range(n)))
+    from posecls.engine.launcher import select_devices
+    sel = select_devices(num_gpus, list(gpu_ids), visible_devices='')
+    return sel.nproc_per_node, list(sel.gpu_ids)
 
 
 def task_results_dir(spec: Dict[str, Any], task: str) -> str:
