@@ -37,4 +37,6 @@ setup(
         'triton': read_requirements('triton'),
     },
     include_package_data=True,
+    # `posecls <task> -e spec.yaml key=value`: the TAO-compatible command line (posecls/tao/cli.py).
+    entry_points={'console_scripts': ['posecls = posecls.tao.cli:main']},
 )

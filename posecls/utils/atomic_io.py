@@ -96,11 +96,17 @@ def atomic_symlink(target: str, link_path: PathLike) -> None:
 
 
 class AtomicLocalBackend(LocalBackend):
-    """mmengine ``LocalBackend`` whose ``put``/``put_text`` write atomically."""
+    """mmengine ``LocalBackend`` whose ``put``/``put_text`` write atomically.
+
+    posecls writes checkpoints through this backend (PoseCheckpointHook), so
+    ``put`` is also where checkpoints are encrypted when a passphrase is active
+    (``posecls.utils.encryption``; TAO's ``encryption_key``). Text is never encrypted.
+    """
 
     def put(self, obj: bytes, filepath: PathLike) -> None:
-        """Write bytes to ``filepath`` atomically."""
-        atomic_write_bytes(filepath, obj)
+        """Write bytes to ``filepath`` atomically (encrypted when a passphrase is set)."""
+        from posecls.utils.encryption import maybe_encrypt  # local: keeps cryptography off the import path
+        atomic_write_bytes(filepath, maybe_encrypt(obj))
 
     def put_text(self, obj: str, filepath: PathLike, encoding: str = 'utf-8') -> None:
         """Write text to ``filepath`` atomically."""

@@ -10,6 +10,7 @@ Accepted formats (:func:`load_state_dict_any`):
     * TAO Lightning: ``{'state_dict': {'model.<key>'}, 'epoch': ...}``
     * original ST-GCN / TAO bare: ``{'A', 'data_bn.*', 'st_gcn_networks.*', 'edge_importance.*', 'fcn.*'}``
 """
+import io
 import os.path as osp
 import pickle
 import pickletools
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 from mmengine.logging import MMLogger
 from torch import nn
+
+from posecls.utils.encryption import is_encrypted_file, read_decrypted
 
 
 class CheckpointError(RuntimeError):
@@ -77,6 +80,10 @@ def _scan_legacy_pickle_globals(path: str) -> List[str]:
 def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     """``torch.load`` a file safely (``weights_only=True`` plus the allow-list).
 
+    A posecls-encrypted file (``posecls.utils.encryption``) is decrypted in memory
+    with the active passphrase first. A TAO checkpoint encrypted with NVIDIA's
+    closed library is refused with instructions.
+
     Args:
         path: Checkpoint file.
         map_location: Passed to ``torch.load``.
@@ -86,20 +93,29 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
 
     Raises:
         FileNotFoundError: the file does not exist.
+        EncryptionError: the file is posecls-encrypted and the key is missing or wrong.
         CheckpointError: the file needs classes outside the allow-list (they are
-            named), or is not a torch checkpoint.
+            named), is TAO-encrypted, or is not a torch checkpoint.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path}')
+    source: Any = path
+    if is_encrypted_file(path):
+        source = io.BytesIO(read_decrypted(path))  # EncryptionError names the file and the problem
     try:
         with checkpoint_safe_globals():
-            return torch.load(path, map_location=map_location, weights_only=True)
+            ckpt = torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         try:
-            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            if not isinstance(source, str):
+                source.seek(0)
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(source)
         except Exception:  # noqa: BLE001 - best effort for the message (legacy non-zip files)
             unsafe = []
-        unsafe = unsafe or _scan_legacy_pickle_globals(path)
+        if isinstance(source, str):
+            unsafe = unsafe or _scan_legacy_pickle_globals(path)
+        if any(u.split('.')[0] == 'eff' or u.startswith('nvidia_eff') for u in unsafe):
+            raise CheckpointError(_tao_encrypted_message(path)) from e
         extra = f' It refers to: {", ".join(unsafe)}.' if unsafe else ''
         if any('HistoryBuffer' in u for u in unsafe):
             extra += (' (A checkpoint written by plain mmengine pickles its message hub; load it for weights only '
@@ -110,15 +126,22 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
             f"state_dict: torch.save({{'state_dict': model.state_dict()}}, 'clean.pth').") from e
     except (RuntimeError, EOFError) as e:
         raise CheckpointError(f'{path} is not a readable PyTorch checkpoint ({e}). Is the file complete?') from e
+    if isinstance(ckpt, dict):
+        _check_not_tao_encrypted(ckpt, path)
+    return ckpt
+
+
+def _tao_encrypted_message(path: str) -> str:
+    return (f'{path} is a TAO checkpoint encrypted with NVIDIA\'s closed "eff" library '
+            '(state_dict_encrypted is set), which no open tool can decrypt. Get a plain copy from TAO: train or '
+            're-save it with `encryption_key: null` in the TAO spec (plain Lightning .pth), or export it with '
+            '`tao model pose_classification export` (TAO >= 5 writes plain ONNX) and use the .onnx, or use NGC\'s '
+            '"deployable_onnx" model. posecls\'s own encryption_key (AES-GCM) is a different, open scheme.')
 
 
 def _check_not_tao_encrypted(ckpt: Dict[str, Any], path: str) -> None:
     if ckpt.get('state_dict_encrypted') or isinstance(ckpt.get('state_dict'), (bytes, bytearray)):
-        raise CheckpointError(
-            f'{path} is a TAO checkpoint encrypted with NVIDIA\'s closed "eff" library '
-            '(state_dict_encrypted is set), which no open tool can decrypt. Re-export it from TAO without '
-            'encryption: run TAO training or export with `encryption_key: null` (or use the plain '
-            '"deployable_onnx" model from NGC), then load that file.')
+        raise CheckpointError(_tao_encrypted_message(path))
 
 
 def detect_format(state_dict: Dict[str, Any]) -> str:

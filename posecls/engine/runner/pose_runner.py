@@ -2,19 +2,20 @@
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Union
 
+import torch
 import torch.distributed as torch_dist
 from mmengine.device import get_device
 from mmengine.dist import broadcast_object_list, is_distributed
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import find_latest_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint_to_model, find_latest_checkpoint
 
 from posecls.engine.distributed import init_distributed, wrap_ddp_cpu
 from posecls.engine.hooks.checkpoint_hook import LATEST_NAME
 from posecls.engine.hooks.rng_state_hook import RNGStateHook
 from posecls.engine.hooks.safe_state_hook import SafeStateHook
 from posecls.registry import RUNNERS
-from posecls.utils.checkpoint import CheckpointError, checkpoint_safe_globals, load_weights
+from posecls.utils.checkpoint import CheckpointError, checkpoint_safe_globals, load_checkpoint_file, load_weights
 
 
 @RUNNERS.register_module()
@@ -24,6 +25,8 @@ class PoseRunner(Runner):
     Adds to :class:`mmengine.runner.Runner`:
         * checkpoints are read with ``torch.load(weights_only=True)`` and an
           allow-list (mmengine 0.10.7 cannot resume at all on torch >= 2.6);
+          posecls-encrypted checkpoints are decrypted with the active
+          passphrase (``posecls.utils.encryption``);
         * ``load_from`` accepts posecls, TAO Lightning and original ST-GCN
           weights; a classifier of another class count is re-initialised;
         * ``resume=True`` without ``load_from`` resumes from
@@ -53,11 +56,18 @@ class PoseRunner(Runner):
                              f'backend {torch_dist.get_backend()}, device {get_device()}')
 
     def setup_env(self, env_cfg: Dict) -> None:
-        """Initialise the process group (CPU-safe, backend auto), then mmengine's set-up."""
+        """Initialise the process group (CPU-safe, backend auto), then mmengine's set-up.
+
+        Also applies ``env_cfg.cudnn_deterministic`` (TAO's ``train.cudnn.deterministic``):
+        it sets only ``torch.backends.cudnn.deterministic`` (mmengine's
+        ``randomness.deterministic`` also forces deterministic algorithms everywhere).
+        """
         # mmengine skips its own init_dist (which needs CUDA) when the group already exists.
         if self.distributed and not is_distributed():
             init_distributed(self.launcher, env_cfg.get('dist_cfg'))
         super().setup_env(env_cfg)
+        if env_cfg.get('cudnn_deterministic') is not None:
+            torch.backends.cudnn.deterministic = bool(env_cfg['cudnn_deterministic'])
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict], model):
         """mmengine's wrapping, except DDP on CPU, which must be built without ``device_ids``."""
@@ -118,7 +128,15 @@ class PoseRunner(Runner):
                         revise_keys: list = [(r'^module.', '')]) -> dict:  # noqa: B006 - mmengine's signature
         """Load a checkpoint; while resuming the full posecls dict, otherwise weights of any format."""
         if self.is_resuming:
-            return super().load_checkpoint(filename, map_location, strict, revise_keys)
+            # Runner.load_checkpoint with posecls's reader (weights_only, decryption of
+            # posecls-encrypted files) in place of mmengine's plain torch.load.
+            checkpoint = load_checkpoint_file(filename, map_location=map_location)
+            self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+            model = self.model.module if is_model_wrapper(self.model) else self.model
+            checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+            self._has_loaded = True
+            self.logger.info(f'Load checkpoint from {filename}')
+            return checkpoint
         model = self.model.module if is_model_wrapper(self.model) else self.model
         report = load_weights(model, filename, strict=strict, logger=self.logger,
                               map_location='cpu' if map_location == 'default' else map_location)

@@ -1,0 +1,72 @@
+"""``posecls train``: the spec becomes a posecls config and trains through PoseRunner (no other loop).
+
+Resume precedence (TAO): ``train.resume_training_checkpoint_path``, else
+``<train results_dir>/pc_model_latest.pth`` when it exists, else a fresh start
+from ``model.pretrained_model_path`` (or random weights).
+"""
+import datetime
+import os.path as osp
+from typing import Any, Dict, List, Optional, Tuple
+
+from posecls.tao.devices import in_torchrun_worker, launch_distributed, plan_devices, set_cuda_device
+from posecls.tao.spec import spec_to_yaml, task_results_dir
+from posecls.tao.to_config import spec_to_config
+
+LATEST_NAME = 'pc_model_latest.pth'  # posecls.engine.hooks.LATEST_NAME (not imported: keeps --help light)
+
+
+def initial_weights(spec: Dict[str, Any], work_dir: str) -> Tuple[Optional[str], bool, str]:
+    """``(load_from, resume, reason)`` by TAO's precedence."""
+    explicit = spec['train']['resume_training_checkpoint_path']
+    if explicit:
+        return explicit, True, f'Resuming training from {explicit} (train.resume_training_checkpoint_path)'
+    latest = osp.join(work_dir, LATEST_NAME)
+    if osp.exists(latest):
+        return latest, True, f'Resuming training from {osp.realpath(latest)} (latest checkpoint in {work_dir})'
+    pretrained = spec['model']['pretrained_model_path']
+    if pretrained:
+        return pretrained, False, f'Initialising from {pretrained} (model.pretrained_model_path)'
+    return None, False, 'Training from scratch'
+
+
+def build_train_runner(spec: Dict[str, Any], launcher: str = 'none'):
+    """The PoseRunner for a checked spec, with load_from / resume set by the precedence above."""
+    from posecls.tools.common import build_runner
+    work_dir = task_results_dir(spec, 'train')
+    cfg = spec_to_config(spec, work_dir)
+    cfg.launcher = launcher
+    cfg.experiment_name = 'train_' + datetime.datetime.now().strftime('%Y%m%d_%H%M%S_%f')
+    cfg.load_from, cfg.resume, reason = initial_weights(spec, work_dir)
+    print(reason, flush=True)
+    return build_runner(cfg)
+
+
+def run(spec: Dict[str, Any], argv: List[str]) -> Dict[str, Any]:
+    """Train; returns ``dict(work_dir, latest)`` (or ``dict(exit_code)`` after a multi-GPU launch).
+
+    Args:
+        spec: Checked spec (``check_task(spec, 'train')``).
+        argv: The command-line arguments after the task name, re-used to start
+            one process per GPU.
+    """
+    from posecls.utils.atomic_io import atomic_write_bytes
+    work_dir = task_results_dir(spec, 'train')
+    tr = spec['train']
+    launcher = 'none'
+    if in_torchrun_worker():
+        launcher = 'pytorch'
+    else:
+        plan = plan_devices('train', tr['gpu_ids'], tr['num_nodes'], multi_gpu=True)
+        for msg in plan.messages:
+            print(msg, flush=True)
+        if plan.mode == 'distributed':
+            return dict(exit_code=launch_distributed(['train', *argv], plan, tr['num_nodes']))
+        set_cuda_device(plan)
+    runner = build_train_runner(spec, launcher)
+    if runner.rank == 0:
+        atomic_write_bytes(osp.join(work_dir, 'experiment_spec.yaml'), spec_to_yaml(spec).encode())
+    runner.train()
+    latest = osp.join(work_dir, LATEST_NAME)
+    if runner.rank == 0:
+        print(f'Training finished. Checkpoints: {work_dir} (latest: {osp.realpath(latest)})', flush=True)
+    return dict(work_dir=work_dir, latest=latest)
