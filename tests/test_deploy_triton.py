@@ -1,4 +1,5 @@
 """Triton: TAO segment rule, model repository, client helpers, and a real local tritonserver (when installed)."""
+import copy
 import importlib.util
 import json
 import os.path as osp
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 
 from _deploy_fixtures import TINY_SHAPE, tiny_deploy  # noqa: F401
-from posecls.deploy.triton import segments
+from posecls.deploy.triton.convert_config import load_convert_config
+from tao_dataset_convert_ref import tao_convert, triton_results, triton_segments
 from posecls.deploy.triton.client import batches, format_result_line, parse_classification
 
 HAS_CLIENT = importlib.util.find_spec('tritonclient') is not None
@@ -17,8 +19,7 @@ needs_client = pytest.mark.skipif(not HAS_CLIENT, reason='tritonclient not insta
 needs_server = pytest.mark.skipif(not (HAS_CLIENT and HAS_SERVER),
                                   reason='needs tritonclient, nvidia-pytriton and a shared-libpython Python')
 
-CONVERT = dict(segments.DEFAULT_CONVERT_CONFIG, sequence_length_max=32, sequence_length=20, sequence_length_min=5,
-               sequence_overlap=0.5)
+CONVERT = dict(sequence_length_max=32, sequence_length=20, sequence_length_min=5, sequence_overlap=0.5)
 
 
 def _pose(rng, conf_zero=()):
@@ -44,53 +45,20 @@ def _objects(annotated, oid):
     return [o for b in annotated for fr in b['batches'] for o in fr['objects'] if o['object_id'] == oid]
 
 
-def test_segment_rule_matches_tao():
-    js = make_pose_json({7: 45, 3: 25})
-    windows, ann = segments.convert_for_client(js, CONVERT)
-    # object 7 (45 appearances, L=20, step 10): windows at 0,10,20,30 (lengths 20,20,20,15), 40 (5 >= min 5)
-    # object 3 (25): windows at 0, 10 (lengths 20, 15), 20 (5)
-    assert windows.shape == (8, 3, 32, 34, 1) and windows.dtype == np.float32
-    seg7 = [o['segment_id'] for o in _objects(ann, 7)]
-    assert seg7 == [-1] * 10 + [0] * 10 + [1] * 10 + [2] * 10 + [3] * 5
-    seg3 = [o['segment_id'] for o in _objects(ann, 3)]
-    assert seg3 == [-1] * 10 + [5] * 10 + [6] * 5
-    assert all(o['action'] == '' for o in _objects(ann, 7))
-    assert all('num_obj_meta' not in fr for b in ann for fr in b['batches'])
-    assert 'num_obj_meta' in js[0]['batches'][0]  # input untouched
-    # 3dbp features: (pose3d_j - pelvis) / focal, zero when conf == 0, zero padding after the window
-    a = np.asarray(js[3]['batches'][0]['objects'][0]['pose3d']).reshape(34, 4)
-    np.testing.assert_allclose(windows[0, :, 3, :, 0], ((a[:, :3] - a[0, :3]) / 1200.0).T.astype(np.float32) *
-                               (np.arange(34) != 5), rtol=1e-6)
-    assert not windows[0, :, 20:].any() and not windows[4, :, 5:].any()
-    labelled = segments.label_frames(ann, [f'c{i}' for i in range(8)])
-    assert [o['action'] for o in _objects(labelled, 3)] == [''] * 10 + ['c5'] * 10 + ['c6'] * 5
-    assert all('segment_id' not in o for o in _objects(labelled, 7))
-
-
-def test_25dbp_features_and_config_errors(tmp_path):
-    js = make_pose_json({1: 6})
-    cfg = dict(CONVERT, pose_type='25dbp')
-    windows, _ = segments.convert_for_client(js, cfg)
-    a = np.asarray(js[0]['batches'][0]['objects'][0]['pose25d']).reshape(34, 4)
-    np.testing.assert_allclose(windows[0, :, 0, :, 0], np.stack([a[:, 0] / 1920 - 0.5, a[:, 1] / 1080 - 0.5, a[:, 2]])
-                               .astype(np.float32), rtol=1e-6)
-    assert segments.convert_for_client(js, dict(CONVERT, pose_type='2dbp'))[0].shape[1] == 2
+def test_convert_config_yaml_triton_and_tao_names(tmp_path):
     yml = tmp_path / 'conv.yaml'
     yml.write_text('pose_type: 3dbp\nframe_width: 1280\nsequence_overlap: 0.0\n')
-    with pytest.raises(ValueError, match='step of int\\(100 \\* 0.0\\) = 0'):
-        segments.load_convert_config(str(yml))
+    with pytest.raises(ValueError, match='conv.yaml: .*sequence_overlap'):
+        load_convert_config(str(yml))
     yml.write_text('input_width: 1280\nwidth_typo: 3\n')
-    with pytest.raises(ValueError, match="unknown dataset_convert option 'width_typo'"):
-        segments.load_convert_config(str(yml))
-    yml.write_text('dataset_convert:\n  input_width: 1280\n  sequence_length: 50\n')
-    cfg = segments.load_convert_config(str(yml))
-    assert cfg['frame_width'] == 1280 and cfg['sequence_length'] == 50 and cfg['focal_length'] == 1200.0
-    bad = [dict(num_frames_in_batch=2, batches=[dict(frame_num=0, objects=[])])]
-    with pytest.raises(ValueError, match='num_frames_in_batch=2 but 1 frames'):
-        segments.convert_for_client(bad, CONVERT)
-    no3d = [dict(num_frames_in_batch=1, batches=[dict(frame_num=0, objects=[dict(object_id=1, pose25d=[0] * 136)])])]
-    with pytest.raises(KeyError, match='--publish-pose pose3d'):
-        segments.convert_for_client(no3d, CONVERT)
+    with pytest.raises(ValueError, match='width_typo'):
+        load_convert_config(str(yml))
+    yml.write_text('dataset_convert:\n  frame_width: 1280\n  sequence_length: 50\n  data: x.json\n')
+    cfg = load_convert_config(str(yml))
+    assert cfg['input_width'] == 1280 and cfg['sequence_length'] == 50 and cfg['focal_length'] == 1200.0
+    assert 'data' not in cfg and 'frame_width' not in cfg
+    with pytest.raises(FileNotFoundError, match='dataset_convert config not found'):
+        load_convert_config(str(tmp_path / 'missing.yaml'))
 
 
 def test_client_batching_and_line_format():
@@ -193,9 +161,11 @@ def test_client_json_results_json(triton_server, tiny_deploy, tmp_path):
     main([str(src), '--dataset_convert_config', str(conf), '-m', 'pose_classification_tao', '-u',
           triton_server.http_url, '-b', '3', '--output_path', str(tmp_path / 'out')])
     res = json.load(open(tmp_path / 'out' / 'results.json'))
-    windows, ann = segments.convert_for_client(js, CONVERT)
+    # expected output from the literal re-implementation of TAO's converter + Triton postprocessor
+    windows = np.concatenate(list(tao_convert(copy.deepcopy(js), **CONVERT).values()))
     top1 = [tiny_deploy['classes'][k] for k in init_backend(tiny_deploy['onnx']).infer(windows).argmax(1)]
-    expected = segments.label_frames(ann, top1)
+    rule = dict(sequence_length=20, sequence_overlap=0.5, sequence_length_min=5)
+    expected = triton_results(copy.deepcopy(js), triton_segments(js, **rule), top1)
     assert res == json.loads(json.dumps(expected))
     actions = [o['action'] for o in _objects(res, 4)]
     assert actions[:10] == [''] * 10 and actions[10:] == [top1[5]] * 10 + [top1[6]] * 5

@@ -6,7 +6,6 @@ output is requested through Triton's classification extension with ``class_count
 every response string ``score:index:label`` becomes ``idx, score(index)=label, ...`` (descending logits).
 Differences: results.txt is truncated (written atomically) on each run instead of appended to.
 """
-import json
 import os.path as osp
 import queue
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -15,7 +14,9 @@ import numpy as np
 
 from posecls.utils.atomic_io import atomic_open
 
-from . import segments
+from posecls.datasets.deepstream import apply_actions, build_inference_inputs, load_pose_json, write_results_json
+
+from .convert_config import load_convert_config
 
 
 def parse_protocol(protocol: str) -> str:
@@ -211,11 +212,10 @@ class PoseClassificationClient:
 
     def run_json(self, json_file: str, convert_config: str, output_path: str) -> str:
         """Classify a deepstream-bodypose-3d JSON; write ``<output_path>/results.json`` with ``action`` per object."""
-        cfg = segments.load_convert_config(convert_config)
-        windows, annotated = segments.convert_for_client(segments.read_pose_json(json_file), cfg, json_file)
-        labels = [r[0][2] for r in self.classify(windows)] if len(windows) else []
-        segments.label_frames(annotated, labels)
+        inputs = build_inference_inputs(json_file, **load_convert_config(convert_config))
+        labels = [r[0][2] for r in self.classify(inputs.sequences)] if len(inputs.sequences) else []
+        pose_data, _ = load_pose_json(json_file)
+        apply_actions(pose_data, inputs.segments, labels)
         path = osp.join(output_path, 'results.json')
-        with atomic_open(path, 'w') as f:
-            json.dump(annotated, f, sort_keys=True, indent=2)
+        write_results_json(path, pose_data)
         return path
