@@ -1,5 +1,5 @@
 """Stack skeleton sequences into a batch tensor on the model's device."""
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import torch
 from mmengine.model import BaseDataPreprocessor

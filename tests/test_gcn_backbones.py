@@ -1,0 +1,171 @@
+"""ST-GCN++ and CTR-GCN: shapes, published parameter counts, building blocks, and training with the shared tools."""
+import numpy as np
+import pytest
+import torch
+
+from posecls.graphs import Graph
+from posecls.models.backbones.stages import stage_plan
+from posecls.models.utils import CTRGC, MSTCN, AdaptiveGraphConv, MultiScaleTCN, SkeletonInputBN
+from posecls.registry import MODELS
+
+
+def num_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def recognizer(backbone: dict, num_classes: int, in_channels: int = 256):
+    return MODELS.build(dict(type='SkeletonRecognizer', backbone=backbone,
+                             cls_head=dict(type='GCNHead', num_classes=num_classes, in_channels=in_channels)))
+
+
+# Published sizes: ST-GCN++ 1.39 M (mmaction2 stgcnpp README, 2D coco-17, 60 classes) and 1.4 M (3D ntu-rgb+d);
+# CTR-GCN 1.46 M (paper, NTU RGB+D 120: 25 joints, 2 persons, 120 classes). The exact counts pin the structure.
+@pytest.mark.parametrize('backbone, num_classes, published_m, exact', [
+    (dict(type='STGCNPP', graph_cfg=dict(layout='coco')), 60, 1.39, 1_393_016),
+    (dict(type='STGCNPP', graph_cfg=dict(layout='ntu-rgb+d')), 60, 1.40, 1_403_144),
+    (dict(type='CTRGCN', graph_cfg=dict(layout='ntu-rgb+d'), data_bn_type='MVC', num_person=2), 120, 1.46,
+     1_462_092),
+])
+def test_parameter_counts_match_published_models(backbone, num_classes, published_m, exact):
+    n = num_params(recognizer(backbone, num_classes))
+    assert round(n / 1e6, 2) == published_m
+    assert n == exact
+
+
+@pytest.mark.parametrize('typ', ['STGCNPP', 'CTRGCN'])
+def test_feature_and_logit_shapes(typ):
+    model = recognizer(dict(type=typ, graph_cfg=dict(layout='coco'), base_channels=8), 5, in_channels=32)
+    x = torch.randn(2, 3, 20, 17, 2)
+    feats = model.backbone(x)
+    assert tuple(feats.shape) == (2, 2, 32, 5, 17)  # T 20 -> 10 -> 5, channels 8 -> 16 -> 32
+    assert tuple(model(x).shape) == (2, 5)
+    clips = model(torch.randn(2, 3, 3, 20, 17, 2), mode='predict')  # (N, clips, C, T, V, M)
+    assert len(clips) == 2 and tuple(clips[0].pred_score.shape) == (5, )
+
+
+@pytest.mark.parametrize('typ', ['STGCNPP', 'CTRGCN'])
+def test_input_checks_name_the_mismatch(typ):
+    model = MODELS.build(dict(type=typ, graph_cfg=dict(layout='coco'), base_channels=8))
+    with pytest.raises(ValueError, match='V=18 joints but the graph layout has 17'):
+        model(torch.randn(1, 3, 8, 18, 1))
+    with pytest.raises(ValueError, match='C=6 channels but the model was built with in_channels=3'):
+        model(torch.randn(1, 6, 8, 17, 1))
+    with pytest.raises(ValueError, match=r'expects input \(N, C, T, V, M\)'):
+        model(torch.randn(3, 8, 17, 1))
+
+
+def test_mvc_data_bn_needs_its_person_count():
+    bn = SkeletonInputBN(3, 17, 'MVC', num_person=2, name='CTRGCN')
+    assert tuple(bn(torch.randn(2, 3, 4, 17, 2)).shape) == (4, 3, 4, 17)
+    with pytest.raises(ValueError, match="'MVC' was built for num_person=2 but the input has M=1"):
+        bn(torch.randn(2, 3, 4, 17, 1))
+    with pytest.raises(ValueError, match='data_bn_type must be one of'):
+        SkeletonInputBN(3, 17, 'NCV')
+
+
+def test_stage_plan_follows_pyskl_rule():
+    assert stage_plan(3, 64, 10, (5, 8), (5, 8)) == [
+        (3, 64, 1, False), (64, 64, 1, True), (64, 64, 1, True), (64, 64, 1, True), (64, 128, 2, True),
+        (128, 128, 1, True), (128, 128, 1, True), (128, 256, 2, True), (256, 256, 1, True), (256, 256, 1, True)]
+    assert len(stage_plan(64, 64, 10, (5, 8), (5, 8))) == 9  # no stem block when C == base (ST-GCN++)
+    assert len(stage_plan(64, 64, 10, (5, 8), (5, 8), always_first=True)) == 10  # CTR-GCN keeps it
+    with pytest.raises(ValueError, match=r'inflate_stages must be block numbers in \[2, 10\]'):
+        stage_plan(3, 64, 10, (1, 8), (5, 8))
+
+
+def test_mstcn_gives_the_remainder_channels_to_the_first_branch():
+    tcn = MSTCN(64, 64, stride=2)
+    widths = [b.out_channels if isinstance(b, torch.nn.Conv2d) else b[0].out_channels for b in tcn.branches]
+    assert widths == [14, 10, 10, 10, 10, 10]
+    assert tuple(tcn(torch.randn(2, 64, 9, 5)).shape) == (2, 64, 5, 5)
+    with pytest.raises(ValueError, match='MSTCN branch 1'):
+        MSTCN(16, 16, branches=[(3, 1), 'avg'])
+
+
+def test_multiscale_tcn_needs_a_multiple_of_its_branches():
+    with pytest.raises(ValueError, match='out_channels=30 must be a multiple of the number of branches'):
+        MultiScaleTCN(30, 30)
+    tcn = MultiScaleTCN(16, 32, stride=2, residual=True)
+    assert tuple(tcn(torch.randn(2, 16, 9, 4)).shape) == (2, 32, 5, 4)
+
+
+def test_ctrgc_refines_the_graph_per_sample_and_channel():
+    """The aggregation equals the defining sum y[c,t,w] = sum_v (A[v,w] + alpha R[c,v,w]) x3[c,t,v]."""
+    torch.manual_seed(0)
+    unit = CTRGC(4, 6).eval()
+    x = torch.randn(2, 4, 5, 3)
+    A = torch.rand(3, 3)
+    alpha = torch.tensor([0.7])
+    out = unit(x, A, alpha)
+    x1, x2, x3 = unit.conv1(x).mean(-2), unit.conv2(x).mean(-2), unit.conv3(x)
+    ref = torch.zeros(2, 6, 5, 3)
+    for n in range(2):
+        rel = torch.tanh(x1[n][:, :, None] - x2[n][:, None, :])  # (R, V, V)
+        R = unit.conv4(rel[None])[0]  # (C, V, V)
+        for c in range(6):
+            ref[n, c] = x3[n, c] @ (A + alpha * R[c])
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('mode, learnable', [('init', {'A'}), ('importance', {'PA'}), ('offset', {'PA'}),
+                                             (None, set())])
+def test_adaptive_graph_conv_modes(mode, learnable):
+    A = torch.tensor(Graph('coco', 'spatial').A)
+    unit = AdaptiveGraphConv(3, 8, A, adaptive=mode)
+    graph_params = {name for name, _ in unit.named_parameters() if name in ('A', 'PA')}
+    assert graph_params == learnable
+    torch.testing.assert_close(unit.adjacency(), A, atol=1e-5, rtol=0)  # every mode starts at the graph
+    x = torch.randn(2, 3, 4, 17)
+    unit.eval()
+    einsum = unit(x)
+    unit.set_impl('matmul')
+    torch.testing.assert_close(unit(x), einsum, rtol=1e-5, atol=1e-5)
+    unit.train()
+    unit(x).sum().backward()
+    for name in learnable:
+        assert getattr(unit, name).grad is not None and getattr(unit, name).grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='adaptive must be one of'):
+        AdaptiveGraphConv(3, 8, A, adaptive='attention')
+
+
+def test_ctrgcn_starts_like_the_original_initialisation():
+    model = MODELS.build(dict(type='CTRGCN', graph_cfg=dict(layout='coco'), base_channels=8))
+    for block in model.net:
+        assert torch.all(block.gcn1.bn.weight == 1e-6)
+        assert block.gcn1.alpha.item() == 0.0
+        torch.testing.assert_close(block.gcn1.A.detach(), torch.tensor(Graph('coco', 'spatial').A))
+    tcn_bn = model.net[1].tcn1.branches[0][1].weight
+    assert 0.9 < float(tcn_bn.mean()) < 1.1 and float(tcn_bn.std()) > 0  # N(1, 0.02)
+
+
+@pytest.mark.parametrize('typ', ['STGCNPP', 'CTRGCN'])
+def test_trains_with_the_shared_runner_and_tools(typ, tiny_cfg):
+    from posecls.tools.common import build_runner
+    tiny_cfg.model.backbone = dict(type=typ, graph_cfg=dict(layout='nvidia', strategy='spatial'), base_channels=8)
+    tiny_cfg.model.cls_head.in_channels = 32
+    runner = build_runner(tiny_cfg)
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
+    after = runner.model.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert any(k.startswith('backbone.') for k in changed) and any(k.startswith('cls_head.') for k in changed)
+    metrics = runner.val()
+    assert 0.0 <= metrics['acc/top1'] <= 1.0
+    assert np.isfinite(metrics['loss'])
+
+
+@pytest.mark.parametrize('typ', ['STGCNPP', 'CTRGCN'])
+@pytest.mark.parametrize('use_einsum', [True, False])
+def test_onnx_export_with_parity(typ, use_einsum, tmp_path):
+    from posecls.deploy.onnx_export import export_onnx
+    model = recognizer(dict(type=typ, graph_cfg=dict(layout='coco'), base_channels=8), 4, in_channels=32)
+    with torch.no_grad():  # calibrate BatchNorm statistics as training would (untrained CTR-GCN logits are ~1e2)
+        for _ in range(30):
+            model(torch.randn(4, 3, 16, 17, 1))
+    model.eval()
+    report = export_onnx(model, str(tmp_path / 'm.onnx'), input_shape=(3, 16, 17, 1), opset=12,
+                         use_einsum=use_einsum)
+    assert report['io_shapes'] == {'input': ['batch', 3, 16, 17, 1], 'fc_pred': ['batch', 4]}
+    assert report['max_abs_diff']['random'] <= 1e-4
+    has_einsum = 'Einsum' in report['node_types']
+    assert has_einsum == (use_einsum and typ == 'STGCNPP')  # CTR-GCN's refined graphs are a plain MatMul
