@@ -1,0 +1,10 @@
+"""Wrapper of posecls.tools.fuse_scores (see `python tools/misc/fuse_scores.py --help`)."""
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from posecls.tools.fuse_scores import main  # noqa: E402
+
+if __name__ == '__main__':
+    main()
