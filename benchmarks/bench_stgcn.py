@@ -1,14 +1,17 @@
-"""CPU/GPU throughput of posecls's ST-GCN at the shapes of the peers' published baselines.
+"""CPU/GPU throughput of posecls's GCN backbones at the shapes of the peers' published baselines.
 
 Cases (docs/peers.md §3.5, measured for MMAction2 on a 2-core CPU):
-  infer_ntu   B16 M2 T100 V25 inference            (MMAction2 STGCN: 5.2 samples/s)
+  infer_ntu   B16 M2 T100 V25 inference            (MMAction2 STGCN: 5.2 samples/s, ST-GCN++ 4.9)
   latency_ntu B1  M2 T300 V25 inference latency     (MMAction2 STGCN: 352 ms eager)
   train_coco  B16 M2 T100 V17 SGD-nesterov step     (MMAction2 STGCN: 2.9 samples/s)
   infer_nv    B16 M1 T300 V34 inference (the TAO NVIDIA model)
   train_nv    B16 M1 T300 V34 training step
+  infer_ucla  B16 M1 T52  V20 inference (the NW-UCLA recipes, configs/nwucla)
+  train_ucla  B16 M1 T52  V20 training step
 
-Usage: python benchmarks/bench_stgcn.py [--threads 2] [--repeat 5] [--device cpu] [--cases ...]
-Prints one markdown table row per case and aggregation form (einsum / matmul).
+Usage: python benchmarks/bench_stgcn.py [--backbones STGCN STGCNPP CTRGCN] [--threads 2] [--repeat 5]
+       [--device cpu] [--cases ...] [--impls einsum matmul]
+Prints one markdown table row per backbone, case and aggregation form (einsum / matmul).
 """
 import argparse
 import platform
@@ -26,14 +29,24 @@ CASES = {
     'train_coco': dict(layout='coco', classes=60, shape=(16, 3, 100, 17, 2), train=True),
     'infer_nv': dict(layout='nvidia', classes=6, shape=(16, 3, 300, 34, 1), train=False),
     'train_nv': dict(layout='nvidia', classes=6, shape=(16, 3, 300, 34, 1), train=True),
+    'infer_ucla': dict(layout='ucla', classes=10, shape=(16, 3, 52, 20, 1), train=False),
+    'train_ucla': dict(layout='ucla', classes=10, shape=(16, 3, 52, 20, 1), train=True),
 }
+# NW-UCLA's 20-joint Kinect v1 skeleton (projects/kinect_v1/layout.py), as a layout dict
+UCLA = dict(num_node=20, center=2, edges=[(0, 1), (1, 2), (2, 3), (2, 4), (4, 5), (5, 6), (6, 7), (2, 8), (8, 9),
+                                          (9, 10), (10, 11), (0, 12), (12, 13), (13, 14), (14, 15), (0, 16),
+                                          (16, 17), (17, 18), (18, 19)])
+BACKBONES = ('STGCN', 'STGCNPP', 'CTRGCN')
 
 
-def build(layout: str, classes: int, impl: str, device: str):
-    """Full-size TAO ST-GCN recognizer."""
-    model = MODELS.build(dict(type='SkeletonRecognizer',
-                              backbone=dict(type='STGCN', graph_cfg=dict(layout=layout), gcn_impl=impl),
+def build(backbone: str, layout: str, classes: int, impl: str, device: str):
+    """Full-size recognizer (TAO's ST-GCN, ST-GCN++ or CTR-GCN) with ``impl`` graph aggregation."""
+    graph_cfg = dict(layout=UCLA if layout == 'ucla' else layout)
+    model = MODELS.build(dict(type='SkeletonRecognizer', backbone=dict(type=backbone, graph_cfg=graph_cfg),
                               cls_head=dict(type='GCNHead', num_classes=classes)))
+    for m in model.modules():
+        if hasattr(m, 'set_impl'):
+            m.set_impl(impl)
     return model.to(device)
 
 
@@ -42,10 +55,10 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run_case(name: str, impl: str, repeat: int, device: str) -> dict:
+def run_case(backbone: str, name: str, impl: str, repeat: int, device: str) -> dict:
     """Time one case; returns samples/s and ms per batch (median of ``repeat`` timed runs after warm-up)."""
     spec = CASES[name]
-    model = build(spec['layout'], spec['classes'], impl, device)
+    model = build(backbone, spec['layout'], spec['classes'], impl, device)
     x = torch.randn(*spec['shape'], device=device)
     n = spec['shape'][0]
     if spec['train']:
@@ -81,6 +94,7 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--backbones', nargs='+', default=['STGCN'], choices=BACKBONES)
     parser.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
     parser.add_argument('--impls', nargs='+', default=['einsum', 'matmul'], choices=['einsum', 'matmul'])
     args = parser.parse_args()
@@ -89,13 +103,14 @@ def main() -> None:
     torch.manual_seed(0)
     print(f'torch {torch.__version__}, {platform.processor() or platform.machine()}, threads={args.threads}, '
           f'device={args.device}')
-    print('| case | shape (N, C, T, V, M) | gcn | samples/s | ms/batch |')
-    print('|---|---|---|---|---|')
-    for name in args.cases:
-        for impl in args.impls:
-            r = run_case(name, impl, args.repeat, args.device)
-            print(f"| {name} | {CASES[name]['shape']} | {impl} | {r['samples_per_s']:.1f} | "
-                  f"{r['ms_per_batch']:.0f} |", flush=True)
+    print('| backbone | case | shape (N, C, T, V, M) | gcn | samples/s | ms/batch |')
+    print('|---|---|---|---|---|---|')
+    for backbone in args.backbones:
+        for name in args.cases:
+            for impl in args.impls:
+                r = run_case(backbone, name, impl, args.repeat, args.device)
+                print(f"| {backbone} | {name} | {CASES[name]['shape']} | {impl} | {r['samples_per_s']:.1f} | "
+                      f"{r['ms_per_batch']:.0f} |", flush=True)
 
 
 if __name__ == '__main__':
