@@ -102,6 +102,15 @@ def test_short_real_run_train_test_dump_and_fuse(tmp_path, monkeypatch):
         with np.load(dump) as z:
             assert z['scores'].shape == (273, 20) and z['labels'].shape == (273, )
         dumps.append(dump)
+        if stream == 'joint':  # the deployment path: ONNX at the recipe's clip length, evaluated like the checkpoint
+            from posecls.deploy.tools import export_onnx
+            onnx_file = str(tmp_path / 'joint.onnx')
+            report = export_onnx.main([cfg, osp.join(work, 'pc_model_latest.pth'), '--out', onnx_file,
+                                       '--cfg-options', *opts])
+            assert report['io_shapes']['input'] == ['batch', 3, 40, 20, 1]
+            assert report['num_real_samples'] == 8 and report['max_abs_diff']['real'] <= 1e-4
+            onnx_metrics = test.main([cfg, onnx_file, '--work-dir', work + '/test_onnx', '--cfg-options', *opts])
+            assert onnx_metrics['acc/top1'] == pytest.approx(metrics['acc/top1'])
     report = fuse_scores.main(dumps + ['--weights', '1', '1', '--out', str(tmp_path / 'fused.npz')])
     assert set(report) == set(dumps) | {'fused'}
     with np.load(tmp_path / 'fused.npz') as z:
