@@ -38,6 +38,11 @@ def test_weights_matter_and_samples_are_matched_by_name(tmp_path):
     b = write_dump(tmp_path / 'b.npz', [[0.1, 0.9], [0.7, 0.3], [0.45, 0.55]], [1, 0, 1], names=['s2', 's0', 's1'])
     assert main([a, b])['fused']['top1'] == pytest.approx(2 / 3)
     assert main([a, b, '--weights', '1', '3'])['fused']['top1'] == pytest.approx(1.0)
+    assert main(['--weights', '1', '3', a, b])['fused']['top1'] == pytest.approx(1.0)  # weights first
+    with pytest.raises(SystemExit):
+        main(['--weights', a, b])  # no numbers
+    with pytest.raises(SystemExit):
+        main(['--weights', '1'])  # no dumps
     fused = fuse([load_dump(a), load_dump(b)], [1, 1])
     np.testing.assert_allclose(fused, [[1.6, 0.4], [1.05, 0.95], [0.3, 1.7]], rtol=1e-6)
 

@@ -125,12 +125,25 @@ def fuse(dumps: Sequence[Dict[str, np.ndarray]], weights: Optional[Sequence[floa
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse ``tools/misc/fuse_scores.py`` arguments."""
     parser = argparse.ArgumentParser(description='Fuse tools/test.py --dump files (multi-stream ensembles)')
-    parser.add_argument('dumps', nargs='+', help='.npz or .json dumps of tools/test.py --dump')
-    parser.add_argument('--weights', nargs='+', type=float, help='one weight per dump (default: all 1)')
+    parser.add_argument('dumps', nargs='*', help='.npz or .json dumps of tools/test.py --dump')
+    parser.add_argument('--weights', nargs='+', help='one weight per dump (default: all 1)')
     parser.add_argument('--use', choices=FUSE_INPUTS, default='scores',
                         help='fuse softmax scores (default) or raw logits')
     parser.add_argument('--out', help='write the fused predictions as a .npz dump (same format as the inputs)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.weights is not None:  # `--weights 1 1 a.npz b.npz`: the dumps after the numbers are dumps
+        tokens, args.weights = args.weights, []
+        for i, tok in enumerate(tokens):
+            try:
+                args.weights.append(float(tok))
+            except ValueError:
+                args.dumps += tokens[i:]
+                break
+        if not args.weights:
+            parser.error(f'--weights: expected numbers, got {tokens[0]!r}')
+    if not args.dumps:
+        parser.error('give at least one tools/test.py --dump file')
+    return args
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Dict[str, float]]:
