@@ -10,15 +10,17 @@ Cases (docs/peers.md §3.5, measured for MMAction2 on a 2-core CPU):
   train_ucla  B16 M1 T52  V20 training step
 
 Usage: python benchmarks/bench_stgcn.py [--backbones STGCN STGCNPP CTRGCN] [--threads 2] [--repeat 5]
-       [--device cpu] [--cases ...] [--impls einsum matmul]
-Prints one markdown table row per backbone, case and aggregation form (einsum / matmul).
+       [--device cpu] [--cases ...] [--impls einsum matmul] [--precisions fp32 bf16]
+Prints one markdown table row per backbone, case, aggregation form (einsum / matmul) and precision.
 """
 import argparse
 import platform
 import time
 
 import torch
+from mmengine.optim import OptimWrapper
 
+from posecls.engine import BF16OptimWrapper
 from posecls.registry import MODELS
 from posecls.structures import PoseDataSample
 from posecls.utils import register_all_modules
@@ -55,27 +57,33 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run_case(backbone: str, name: str, impl: str, repeat: int, device: str) -> dict:
-    """Time one case; returns samples/s and ms per batch (median of ``repeat`` timed runs after warm-up)."""
+def run_case(backbone: str, name: str, impl: str, repeat: int, device: str, precision: str = 'fp32') -> dict:
+    """Time one case; returns samples/s and ms per batch (median of ``repeat`` timed runs after warm-up).
+
+    ``precision='bf16'``: training steps through :class:`BF16OptimWrapper` (what ``tools/train.py --amp`` uses
+    on a CPU), inference under bfloat16 autocast.
+    """
     spec = CASES[name]
     model = build(backbone, spec['layout'], spec['classes'], impl, device)
     x = torch.randn(*spec['shape'], device=device)
     n = spec['shape'][0]
+    optim_cls = BF16OptimWrapper if precision == 'bf16' else OptimWrapper
     if spec['train']:
         model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        wrapper = optim_cls(optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
+                                                      weight_decay=1e-4))
         labels = [PoseDataSample().set_gt_label(i % spec['classes']) for i in range(n)]
 
         def step():
-            opt.zero_grad()
-            losses = model(x, labels, mode='loss')
-            losses['loss_cls'].backward()
-            opt.step()
+            with wrapper.optim_context(model):
+                losses = model(x, labels, mode='loss')
+            wrapper.update_params(losses['loss_cls'])
     else:
         model.eval()
 
         def step():
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast(device.split(':')[0], dtype=torch.bfloat16,
+                                                        enabled=precision == 'bf16'):
                 model(x)
     step()  # warm-up
     times = []
@@ -97,20 +105,23 @@ def main() -> None:
     parser.add_argument('--backbones', nargs='+', default=['STGCN'], choices=BACKBONES)
     parser.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
     parser.add_argument('--impls', nargs='+', default=['einsum', 'matmul'], choices=['einsum', 'matmul'])
+    parser.add_argument('--precisions', nargs='+', default=['fp32'], choices=['fp32', 'bf16'],
+                        help='bf16: training through BF16OptimWrapper (tools/train.py --amp on a CPU)')
     args = parser.parse_args()
     register_all_modules()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f'torch {torch.__version__}, {platform.processor() or platform.machine()}, threads={args.threads}, '
           f'device={args.device}')
-    print('| backbone | case | shape (N, C, T, V, M) | gcn | samples/s | ms/batch |')
-    print('|---|---|---|---|---|---|')
+    print('| backbone | case | shape (N, C, T, V, M) | gcn | precision | samples/s | ms/batch |')
+    print('|---|---|---|---|---|---|---|')
     for backbone in args.backbones:
         for name in args.cases:
             for impl in args.impls:
-                r = run_case(backbone, name, impl, args.repeat, args.device)
-                print(f"| {backbone} | {name} | {CASES[name]['shape']} | {impl} | {r['samples_per_s']:.1f} | "
-                      f"{r['ms_per_batch']:.0f} |", flush=True)
+                for precision in args.precisions:
+                    r = run_case(backbone, name, impl, args.repeat, args.device, precision)
+                    print(f"| {backbone} | {name} | {CASES[name]['shape']} | {impl} | {precision} | "
+                          f"{r['samples_per_s']:.1f} | {r['ms_per_batch']:.0f} |", flush=True)
 
 
 if __name__ == '__main__':

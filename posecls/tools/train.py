@@ -1,9 +1,11 @@
 """Train a skeleton action recognizer (MMAction-style ``tools/train.py``)."""
 import argparse
+import warnings
 from typing import List, Optional
 
 import torch
 
+from posecls.engine.optim_wrappers import cpu_has_native_bf16
 from posecls.tools.common import DictAction, build_runner, load_config
 
 
@@ -18,7 +20,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-auto-resume', action='store_true',
                         help='start fresh even if <work-dir>/pc_model_latest.pth exists')
     parser.add_argument('--load-from', help='initialise from weights (posecls, TAO or original ST-GCN)')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (needs a GPU)')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision: float16 with dynamic loss scaling on a GPU, bfloat16 '
+                        'autocast on a CPU (fast on CPUs with AVX512-BF16 or AMX)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
     parser.add_argument('--seed', type=int, help='random seed (overrides randomness.seed)')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -31,6 +35,30 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='job launcher (tools/dist_train.sh sets pytorch)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def enable_amp(cfg) -> None:
+    """Switch ``cfg.optim_wrapper`` to mixed precision for the device training will run on.
+
+    GPU: mmengine's ``AmpOptimWrapper`` (float16, dynamic loss scaling). CPU:
+    :class:`posecls.engine.BF16OptimWrapper` (bfloat16 autocast, no scaling),
+    with a warning where the CPU has no native bfloat16 and it would be slower.
+    """
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper in ('AmpOptimWrapper', 'BF16OptimWrapper'):
+        warnings.warn(f'--amp: the config already trains with {wrapper}; keeping it')
+        return
+    if wrapper != 'OptimWrapper':
+        raise SystemExit(f"--amp replaces optim_wrapper.type 'OptimWrapper'; the config sets "
+                         f"{cfg.optim_wrapper.type!r}: set the mixed-precision wrapper in the config instead")
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        return
+    cfg.optim_wrapper.type = 'BF16OptimWrapper'
+    if not cpu_has_native_bf16():
+        warnings.warn('--amp on a CPU without AVX512-BF16 or AMX: bfloat16 is emulated and training will be '
+                      'slower than float32')
 
 
 def main(argv: Optional[List[str]] = None):
@@ -53,10 +81,7 @@ def main(argv: Optional[List[str]] = None):
         cfg.load_from = args.load_from
         cfg.resume = False
     if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit('--amp needs a CUDA GPU; none is available (mixed precision on CPU is not supported)')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        enable_amp(cfg)
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
