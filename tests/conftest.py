@@ -1,5 +1,4 @@
 """Shared fixtures: a tiny sample dataset and a tiny training config (seconds on 2 CPU cores)."""
-import os
 import os.path as osp
 import sys
 import uuid

@@ -2,7 +2,6 @@
 import copy
 import importlib.util
 import json
-import os.path as osp
 import sysconfig
 
 import numpy as np

@@ -1,6 +1,6 @@
 """init_recognizer / inference_recognizer: build a model from a config and classify sequences."""
 import os.path as osp
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Union
 
 import numpy as np
 import torch

@@ -69,7 +69,8 @@ def write_evaluation_report(metrics: Dict[str, Any], class_names: Optional[Seque
     if echo:
         print(table, flush=True)
     os.makedirs(out_dir, exist_ok=True)
-    paths = dict(json=osp.join(out_dir, f'{prefix}metrics.json'), csv=osp.join(out_dir, f'{prefix}confusion_matrix.csv'),
+    paths = dict(json=osp.join(out_dir, f'{prefix}metrics.json'),
+                 csv=osp.join(out_dir, f'{prefix}confusion_matrix.csv'),
                  png=osp.join(out_dir, f'{prefix}confusion_matrix.png'))
     record = dict(per_class_accuracy=summary['per_class'], total_accuracy=summary['total'],
                   mean_class_accuracy=summary['mean_class'],

@@ -1,6 +1,6 @@
 """PoseRunner: mmengine's Runner with safe loading, TAO checkpoint formats and auto-resume."""
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 import torch
 import torch.distributed as torch_dist
