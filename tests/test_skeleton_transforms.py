@@ -199,6 +199,25 @@ def test_uniform_sample_test_mode_is_deterministic_and_multi_clip():
     assert not np.array_equal(train[0], train[1])
 
 
+def test_uniform_sample_random_draw_is_sorted_within_the_clip_and_varies_the_tempo():
+    kp = clip(T=10, pad=30)
+    kp[0, :10] = np.arange(10)[:, None, None]  # x of every joint = its frame number
+    frames = [run(UniformSample(clip_len=16, sampling='random'), kp, seed=s)['keypoint'][0, :, 0, 0]
+              for s in range(20)]
+    for f in frames:
+        assert np.all(np.diff(f) >= 0) and f.min() >= 0 and f.max() <= 9  # ordered, never padding
+    # segment sampling keeps output frame j within one frame of j * 10 / 16 (the tempo); random draws drift away
+    expected = np.arange(16) * 10 / 16
+    assert any(np.abs(f - expected).max() > 1.5 for f in frames)
+    seg = [run(UniformSample(clip_len=16), kp, seed=s)['keypoint'][0, :, 0, 0] for s in range(20)]
+    assert all(np.abs(f - expected).max() < 1 for f in seg)
+    # test mode ignores the training draw
+    a = run(UniformSample(clip_len=8, test_mode=True, sampling='random'), kp, seed=1)['keypoint']
+    np.testing.assert_array_equal(a, run(UniformSample(clip_len=8, test_mode=True), kp, seed=2)['keypoint'])
+    with pytest.raises(ValueError, match="sampling must be one of \\('segment', 'random'\\)"):
+        UniformSample(clip_len=8, sampling='dense')
+
+
 def test_uniform_sample_of_an_empty_clip_is_zeros():
     out = run(UniformSample(clip_len=6), np.zeros((3, 10, 20, 1), dtype=np.float32))['keypoint']
     assert out.shape == (3, 6, 20, 1) and not out.any()
