@@ -17,10 +17,12 @@ from mmengine.model import MMDistributedDataParallel, convert_sync_batchnorm
 from torch import nn
 
 from posecls.engine import launcher as launch_mod
-from posecls.engine.distributed import init_distributed, resolve_backend, slurm_env
+from posecls.engine.distributed import init_distributed, resolve_backend, shutdown_distributed, slurm_env
 from posecls.engine.launcher import select_devices, torchrun_command
 from posecls.registry import MODELS
 from posecls.tools.common import build_runner, load_config
+from posecls.tools.test import main as run_test_tool
+from posecls.tools.train import main as run_train_tool
 from posecls.utils.checkpoint import load_checkpoint_file
 
 TORCHRUN_VARS = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'LOCAL_WORLD_SIZE')
@@ -248,6 +250,25 @@ def test_pose_runner_builds_gloo_group_and_cpu_ddp(tiny_data_dir, tmp_path, one_
     assert isinstance(runner.model, MMDistributedDataParallel)
     assert runner.model.device_ids is None
     assert next(runner.model.parameters()).device.type == 'cpu'
+
+
+def test_shutdown_distributed_is_a_no_op_without_a_group():
+    assert not torch_dist.is_initialized()
+    assert shutdown_distributed() is False
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
+def test_train_and_test_tools_destroy_their_process_group(tiny_cfg_file, tmp_path, one_process_group):
+    """A gloo group left alive at interpreter exit can abort a finished run (SIGABRT): the tools destroy it."""
+    work = str(tmp_path / 'work')
+    run_train_tool([tiny_cfg_file, '--launcher', 'pytorch', '--work-dir', work,
+                '--cfg-options', 'train_cfg.max_epochs=1'])
+    assert not torch_dist.is_initialized()
+    ckpt = osp.join(work, 'model_epoch_001.pth')
+    assert osp.isfile(ckpt)
+    metrics = run_test_tool([tiny_cfg_file, ckpt, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'test')])
+    assert 'acc/top1' in metrics
+    assert not torch_dist.is_initialized()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')

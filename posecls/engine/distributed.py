@@ -19,7 +19,7 @@ from torch import nn
 
 from posecls.registry import MODEL_WRAPPERS
 
-__all__ = ['resolve_backend', 'init_distributed', 'slurm_env', 'wrap_ddp_cpu']
+__all__ = ['resolve_backend', 'init_distributed', 'shutdown_distributed', 'slurm_env', 'wrap_ddp_cpu']
 
 AUTO_BACKENDS = (None, '', 'auto')
 TORCHRUN_VARS = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
@@ -127,6 +127,24 @@ def init_distributed(launcher: str, dist_cfg: Optional[dict] = None) -> str:
     torch_dist.init_process_group(backend=backend, rank=int(os.environ['RANK']),
                                   world_size=int(os.environ['WORLD_SIZE']), **kwargs)
     return backend
+
+
+def shutdown_distributed() -> bool:
+    """Wait for every rank, then destroy the default process group (no-op when none exists).
+
+    Call it once per process after the last collective (end of a successful
+    train/test). Without it, gloo's worker threads can outlive the Python
+    interpreter and the process dies at exit with ``terminate called without an
+    active exception`` (SIGABRT) although the run itself succeeded.
+
+    Returns:
+        ``True`` when a process group was destroyed.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return False
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+    return True
 
 
 def wrap_ddp_cpu(model: nn.Module, model_wrapper_cfg: Optional[dict], sync_bn: Optional[str],

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional
 
 from posecls.deploy.backends import init_backend, is_deployed_model
 from posecls.deploy.evaluate import evaluate_backend
+from posecls.engine.distributed import shutdown_distributed
 from posecls.evaluation.report import write_evaluation_report
 from posecls.tools.common import DictAction, build_runner, load_config
 
@@ -52,6 +53,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         report = write_evaluation_report(metrics, classes, runner.log_dir)
         metrics = dict(metrics, report=report['paths'])
         print(f"Evaluation report written to {runner.log_dir}", flush=True)
+    shutdown_distributed()
     return metrics
 
 

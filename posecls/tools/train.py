@@ -5,6 +5,7 @@ from typing import List, Optional
 
 import torch
 
+from posecls.engine.distributed import shutdown_distributed
 from posecls.engine.optim_wrappers import cpu_has_native_bf16
 from posecls.tools.common import DictAction, build_runner, load_config
 
@@ -94,7 +95,9 @@ def main(argv: Optional[List[str]] = None):
                              'the learning rate was tuned for), e.g. auto_scale_lr = dict(base_batch_size=16)')
         cfg.auto_scale_lr = dict(cfg.auto_scale_lr, enable=True)
     runner = build_runner(cfg)
-    return runner.train()
+    model = runner.train()
+    shutdown_distributed()
+    return model
 
 
 if __name__ == '__main__':
