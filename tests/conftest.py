@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny sample dataset and a tiny training config (seconds on 2 CPU cores)."""
+import os
 import os.path as osp
 import sys
 import uuid
@@ -13,6 +14,7 @@ if REPO not in sys.path:
 
 from posecls.datasets.sample_data import LABEL_MAP, write_sample_dataset  # noqa: E402
 from posecls.utils import register_all_modules  # noqa: E402
+from posecls.utils.network import free_port  # noqa: E402,F401  (re-exported to the tests)
 
 register_all_modules()
 
@@ -79,3 +81,18 @@ def shared_dataset(name: str) -> str:
 
 
 __all__ = ['tiny_config', 'shared_dataset', 'LABEL_MAP', 'REPO', 'TINY_T']
+
+
+@pytest.fixture
+def one_process_group(monkeypatch):
+    """torchrun's environment for a world of one process; a group left by the test is destroyed afterwards."""
+    import torch.distributed as torch_dist
+    env = dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', LOCAL_WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(free_port()))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):  # mmengine sets them to 1 in distributed runs: restore later
+        monkeypatch.setenv(k, os.environ.get(k, '1'))
+    yield
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()

@@ -5,14 +5,13 @@ The real 2-process runs are in test_distributed_runs.py.
 import os
 import os.path as osp
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 import torch.distributed as torch_dist
-from conftest import REPO, tiny_config
+from conftest import REPO, free_port, tiny_config
 from mmengine.model import MMDistributedDataParallel, convert_sync_batchnorm
 from torch import nn
 
@@ -26,13 +25,6 @@ from posecls.tools.train import main as run_train_tool
 from posecls.utils.checkpoint import load_checkpoint_file
 
 TORCHRUN_VARS = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'LOCAL_WORLD_SIZE')
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 # ----------------------------------------------------------------------------------------------- select_devices
@@ -227,20 +219,6 @@ def test_tools_refuse_launcher_none_under_torchrun(tiny_cfg_file, monkeypatch):
 # --------------------------------------------------------------------- PoseRunner in a one-process gloo group
 
 
-@pytest.fixture
-def one_process_group(monkeypatch):
-    """torchrun's environment for a world of one process; the group is destroyed afterwards."""
-    env = dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', LOCAL_WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
-               MASTER_PORT=str(free_port()))
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):  # mmengine sets them to 1 in distributed runs: restore later
-        monkeypatch.setenv(k, os.environ.get(k, '1'))
-    yield
-    if torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
 def test_pose_runner_builds_gloo_group_and_cpu_ddp(tiny_data_dir, tmp_path, one_process_group):
     cfg = tiny_config(tiny_data_dir, str(tmp_path / 'work'), launcher='pytorch')
@@ -262,7 +240,7 @@ def test_train_and_test_tools_destroy_their_process_group(tiny_cfg_file, tmp_pat
     """A gloo group left alive at interpreter exit can abort a finished run (SIGABRT): the tools destroy it."""
     work = str(tmp_path / 'work')
     run_train_tool([tiny_cfg_file, '--launcher', 'pytorch', '--work-dir', work,
-                '--cfg-options', 'train_cfg.max_epochs=1'])
+                    '--cfg-options', 'train_cfg.max_epochs=1'])
     assert not torch_dist.is_initialized()
     ckpt = osp.join(work, 'model_epoch_001.pth')
     assert osp.isfile(ckpt)

@@ -11,14 +11,13 @@ import json
 import os
 import os.path as osp
 import signal
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, tiny_config
+from conftest import REPO, free_port, tiny_config
 from dist_probe import weights_sha1
 from mmengine.config import Config
 
@@ -32,13 +31,6 @@ TESTS = osp.dirname(osp.abspath(__file__))
 WORLD = 2
 SEED = 1234  # randomness.seed of configs/stgcn_nvidia.py: DefaultSampler shuffles with seed + epoch
 N_TRAIN, TRAIN_BS, N_EVAL = 12, 2, 7
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def child_env(**extra) -> dict:

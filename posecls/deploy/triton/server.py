@@ -10,7 +10,6 @@ import os
 import os.path as osp
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -18,15 +17,10 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
+from posecls.utils.network import free_port
+
 PYTRITON_HINT = ('the Triton server binary comes with the nvidia-pytriton wheel: pip install "posecls[triton]" '
                  '(or pip install --no-deps nvidia-pytriton==0.7.0)')
-
-
-def free_port() -> int:
-    """A TCP port on localhost that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def pytriton_server_dir() -> str:
