@@ -220,6 +220,23 @@ def test_resume_path_takes_precedence_and_is_bit_exact(trained, tmp_path, capsys
         assert torch.equal(original[k], again[k]), k
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU (gloo) path')
+def test_train_in_a_torchrun_worker_destroys_its_process_group(tiny_data_dir, tmp_path, monkeypatch,
+                                                               one_process_group):
+    """``posecls train`` as one of torchrun's processes (here a world of one) leaves no process group behind:
+    a group alive at interpreter exit can abort a finished run (SIGABRT)."""
+    import torch.distributed as torch_dist
+
+    import posecls.tao.tasks.train as tao_train
+    monkeypatch.setattr(tao_train, 'in_torchrun_worker', lambda: True)  # the worker branch: launcher 'pytorch'
+    results = str(tmp_path / 'results')
+    rc = main(['train', '-e', SEED_SPEC, f'results_dir={results}', *data_overrides(tiny_data_dir),
+               'train.num_epochs=1', 'train.checkpoint_interval=1'])
+    assert rc == 0
+    assert not torch_dist.is_initialized()
+    assert osp.isfile(osp.join(results, 'train', 'model_epoch_001.pth'))
+
+
 def test_pretrained_weights_of_every_format_with_another_class_count(trained, tiny_data_dir, tmp_path):
     """pretrained_model_path loads posecls (encrypted), TAO Lightning and original ST-GCN weights; a 3-class head is
     re-initialised while the backbone is loaded."""

@@ -49,6 +49,7 @@ def run(spec: Dict[str, Any], argv: List[str]) -> Dict[str, Any]:
         argv: The command-line arguments after the task name, re-used to start
             one process per GPU.
     """
+    from posecls.engine.distributed import shutdown_distributed
     from posecls.utils.atomic_io import atomic_write_bytes
     work_dir = task_results_dir(spec, 'train')
     tr = spec['train']
@@ -66,6 +67,7 @@ def run(spec: Dict[str, Any], argv: List[str]) -> Dict[str, Any]:
     if runner.rank == 0:
         atomic_write_bytes(osp.join(work_dir, 'experiment_spec.yaml'), spec_to_yaml(spec).encode())
     runner.train()
+    shutdown_distributed()
     latest = osp.join(work_dir, LATEST_NAME)
     if runner.rank == 0:
         print(f'Training finished. Checkpoints: {work_dir} (latest: {osp.realpath(latest)})', flush=True)
