@@ -1,4 +1,5 @@
 """ONNX export: TAO names/shapes, opset per exporter, Einsum on/off, dynamic batch, parity, overwrite rules."""
+import importlib
 import json
 import os
 import os.path as osp
@@ -78,7 +79,7 @@ def test_refuses_to_overwrite_unless_forced(tiny_deploy, tmp_path):
 
 
 def test_parity_failure_raises_and_writes_nothing(tiny_deploy, tmp_path, monkeypatch):
-    import posecls.deploy.onnx_export as mod
+    mod = importlib.import_module("posecls.deploy.export_onnx")
     monkeypatch.setattr(mod, 'torch_logits', lambda model, x: torch_logits(model, x) + 1e-3)
     path = str(tmp_path / 'bad.onnx')
     with pytest.raises(ValueError, match=r'differs from PyTorch by .* > atol=0.0001.*was not written'):
@@ -103,7 +104,7 @@ def test_bad_arguments_are_named(tiny_deploy, tmp_path):
 
 
 def test_export_tool_verifies_on_the_config_test_data(tiny_deploy, tmp_path, capsys):
-    from posecls.deploy.tools.export_onnx import main
+    from posecls.tools.export_onnx import main
     out, rep_file = str(tmp_path / 'tool.onnx'), str(tmp_path / 'report.json')
     report = main([tiny_deploy['cfg_file'], tiny_deploy['ckpt'], '--out', out, '--input-shape', '3', '32', '34', '1',
                    '--no-einsum', '--report', rep_file])

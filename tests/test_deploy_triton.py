@@ -10,7 +10,7 @@ import pytest
 from _deploy_fixtures import TINY_SHAPE, tiny_deploy  # noqa: F401
 from posecls.deploy.triton.convert_config import load_convert_config
 from tao_dataset_convert_ref import tao_convert, triton_results, triton_segments
-from posecls.deploy.triton.client import batches, format_result_line, parse_classification
+from posecls.deploy.triton.triton_client import batches, format_result_line, parse_classification
 
 HAS_CLIENT = importlib.util.find_spec('tritonclient') is not None
 HAS_SERVER = importlib.util.find_spec('pytriton') is not None and bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))
@@ -73,7 +73,7 @@ def test_repository_for_official_tritonserver(tiny_deploy, tmp_path):
     from google.protobuf import text_format
     from tritonclient.grpc import model_config_pb2
 
-    from posecls.deploy.tools.triton_repo import main
+    from posecls.tools.triton_repo import main
     res = main([tiny_deploy['onnx'], '--repo', str(tmp_path)])
     mdir = tmp_path / 'pose_classification_tao'
     cfg = text_format.Parse((mdir / 'config.pbtxt').read_text(), model_config_pb2.ModelConfig())
@@ -107,8 +107,8 @@ def test_repository_for_official_tritonserver(tiny_deploy, tmp_path):
 @pytest.fixture(scope='module')
 def triton_server(tiny_deploy, tmp_path_factory):
     """A real tritonserver on free localhost ports serving the tiny ONNX model (python backend + onnxruntime)."""
-    from posecls.deploy.triton.repository import write_triton_repository
-    from posecls.deploy.triton.server import TritonServer
+    from posecls.deploy.triton.triton_repo import write_triton_repository
+    from posecls.deploy.triton.serve import TritonServer
 
     repo = str(tmp_path_factory.mktemp('repo'))
     write_triton_repository(tiny_deploy['onnx'], repo, platform='python')
@@ -123,7 +123,7 @@ def triton_server(tiny_deploy, tmp_path_factory):
 @needs_server
 @pytest.mark.parametrize('protocol,flags', [('HTTP', []), ('grpc', ['--async']), ('grpc', ['--streaming'])])
 def test_client_npy_results_txt(triton_server, tiny_deploy, tmp_path, protocol, flags):
-    from posecls.deploy.tools.triton_client import main
+    from posecls.tools.triton_client import main
     url = triton_server.grpc_url if protocol == 'grpc' else triton_server.http_url
     out = tmp_path / 'out'
     args = [tiny_deploy['data'], '-m', 'pose_classification_tao', '-b', '4', '-u', url, '-i', protocol,
@@ -148,7 +148,7 @@ def test_client_json_results_json(triton_server, tiny_deploy, tmp_path):
     import yaml
 
     from posecls.deploy import init_backend
-    from posecls.deploy.tools.triton_client import main
+    from posecls.tools.triton_client import main
     js = make_pose_json({11: 45, 4: 25}, seed=3)
     src = tmp_path / 'demo_3dbp.json'
     src.write_text(json.dumps(js))
@@ -173,7 +173,7 @@ def test_client_json_results_json(triton_server, tiny_deploy, tmp_path):
 
 @needs_server
 def test_load_test_reports_latency_without_failures(triton_server, tmp_path):
-    from posecls.deploy.tools.load_test import main
+    from posecls.tools.load_test import main
     report = main(['-u', triton_server.grpc_url, '-i', 'grpc', '-c', '3', '-n', '4', '-b', '2',
                    '--out', str(tmp_path / 'load.json')])
     assert report['requests'] == 12 and report['failed'] == 0 and report['succeeded'] == 12
@@ -186,7 +186,7 @@ def test_load_test_reports_latency_without_failures(triton_server, tmp_path):
 
 @needs_server
 def test_server_reports_startup_failure(tmp_path):
-    from posecls.deploy.triton.server import TritonServer
+    from posecls.deploy.triton.serve import TritonServer
     bad = tmp_path / 'repo' / 'broken'
     (bad / '1').mkdir(parents=True)
     (bad / 'config.pbtxt').write_text('name: "broken"\nbackend: "python"\nmax_batch_size: 4\n')

@@ -157,7 +157,7 @@ def test_trains_with_the_shared_runner_and_tools(typ, tiny_cfg):
 @pytest.mark.parametrize('typ', ['STGCNPP', 'CTRGCN'])
 @pytest.mark.parametrize('use_einsum', [True, False])
 def test_onnx_export_with_parity(typ, use_einsum, tmp_path):
-    from posecls.deploy.onnx_export import export_onnx
+    from posecls.deploy.export_onnx import export_onnx
     model = recognizer(dict(type=typ, graph_cfg=dict(layout='coco'), base_channels=8), 4, in_channels=32)
     with torch.no_grad():  # calibrate BatchNorm statistics as training would (untrained CTR-GCN logits are ~1e2)
         for _ in range(30):

@@ -103,7 +103,7 @@ def test_short_real_run_train_test_dump_and_fuse(tmp_path, monkeypatch):
             assert z['scores'].shape == (273, 20) and z['labels'].shape == (273, )
         dumps.append(dump)
         if stream == 'joint':  # the deployment path: ONNX at the recipe's clip length, evaluated like the checkpoint
-            from posecls.deploy.tools import export_onnx
+            from posecls.tools import export_onnx
             onnx_file = str(tmp_path / 'joint.onnx')
             report = export_onnx.main([cfg, osp.join(work, 'pc_model_latest.pth'), '--out', onnx_file,
                                        '--cfg-options', *opts])

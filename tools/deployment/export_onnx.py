@@ -1,10 +1,10 @@
-"""Wrapper of posecls.deploy.tools.export_onnx (see `python tools/deployment/export_onnx.py --help`)."""
+"""Wrapper of posecls.tools.export_onnx (see `python tools/deployment/export_onnx.py --help`)."""
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from posecls.deploy.tools.export_onnx import main  # noqa: E402
+from posecls.tools.export_onnx import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

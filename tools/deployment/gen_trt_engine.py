@@ -1,10 +1,10 @@
-"""Wrapper of posecls.deploy.tools.gen_trt_engine (see `python tools/deployment/gen_trt_engine.py --help`)."""
+"""Wrapper of posecls.tools.gen_trt_engine (see `python tools/deployment/gen_trt_engine.py --help`)."""
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from posecls.deploy.tools.gen_trt_engine import main  # noqa: E402
+from posecls.tools.gen_trt_engine import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

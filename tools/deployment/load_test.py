@@ -1,10 +1,10 @@
-"""Wrapper of posecls.deploy.tools.load_test (see `python tools/deployment/load_test.py --help`)."""
+"""Wrapper of posecls.tools.load_test (see `python tools/deployment/load_test.py --help`)."""
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from posecls.deploy.tools.load_test import main  # noqa: E402
+from posecls.tools.load_test import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

@@ -1,10 +1,10 @@
-"""Wrapper of posecls.deploy.tools.serve (see `python tools/deployment/serve.py --help`)."""
+"""Wrapper of posecls.tools.serve (see `python tools/deployment/serve.py --help`)."""
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from posecls.deploy.tools.serve import main  # noqa: E402
+from posecls.tools.serve import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

@@ -1,10 +1,10 @@
-"""Wrapper of posecls.deploy.tools.triton_client (see `python tools/deployment/triton_client.py --help`)."""
+"""Wrapper of posecls.tools.triton_client (see `python tools/deployment/triton_client.py --help`)."""
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from posecls.deploy.tools.triton_client import main  # noqa: E402
+from posecls.tools.triton_client import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

@@ -1,10 +1,10 @@
-"""Wrapper of posecls.deploy.tools.triton_repo (see `python tools/deployment/triton_repo.py --help`)."""
+"""Wrapper of posecls.tools.triton_repo (see `python tools/deployment/triton_repo.py --help`)."""
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from posecls.deploy.tools.triton_repo import main  # noqa: E402
+from posecls.tools.triton_repo import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

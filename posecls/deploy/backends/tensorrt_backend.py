@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..tensorrt_utils import import_tensorrt, require_cuda
-from ..trt_engine import settings_path
+from ..gen_trt_engine import settings_path
 from .base import Backend
 
 

@@ -5,7 +5,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .client import client_module, parse_model
+from .triton_client import client_module, parse_model
 
 
 def run_load_test(url: str, model_name: str, protocol: str = 'http', concurrency: int = 4, requests: int = 10,

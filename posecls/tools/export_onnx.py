@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from posecls.apis import init_recognizer
-from posecls.deploy.onnx_export import MAX_VERIFY_SAMPLES, default_input_shape, export_onnx, format_export_summary
+from posecls.deploy.export_onnx import MAX_VERIFY_SAMPLES, default_input_shape, export_onnx, format_export_summary
 from posecls.tools.common import DictAction
 from posecls.utils.atomic_io import atomic_open
 

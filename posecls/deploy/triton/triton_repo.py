@@ -2,7 +2,7 @@
 
 ``<repo>/<model_name>/config.pbtxt``, ``labels.txt`` and ``1/model.onnx`` (platform onnxruntime_onnx),
 ``1/model.plan`` (tensorrt_plan) or ``1/model.py`` + the model file (backend python, used by
-:mod:`posecls.deploy.triton.server` because the tritonserver in nvidia-pytriton ships only the Python
+:mod:`posecls.deploy.triton.serve` because the tritonserver in nvidia-pytriton ships only the Python
 backend). The config is built as Triton's own ``ModelConfig`` protobuf (from tritonclient) and written in
 protobuf text format, so the official tritonserver reads it as is.
 """
@@ -57,7 +57,7 @@ def describe_model(model_file: str) -> Dict[str, Any]:
                     num_classes=oshape[1] if len(oshape) == 2 else -1, classes=classes, dynamic_batch=ishape[0] == -1,
                     max_batch=None)
     elif low.endswith(TRT_SUFFIXES):
-        from ..trt_engine import settings_path
+        from ..gen_trt_engine import settings_path
         path = settings_path(model_file)
         if not osp.isfile(path):
             raise ValueError(f'{model_file}: no {path} (written by gen_trt_engine) to read the engine\'s shapes from')

@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from posecls.deploy.trt_engine import (DEFAULT_BATCH_PROFILE, DEFAULT_WORKSPACE_MIB, build_trt_engine,
+from posecls.deploy.gen_trt_engine import (DEFAULT_BATCH_PROFILE, DEFAULT_WORKSPACE_MIB, build_trt_engine,
                                        settings_path)
 from posecls.deploy.verify import FP16_ATOL, FP32_ATOL
 from posecls.utils.atomic_io import atomic_open

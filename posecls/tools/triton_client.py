@@ -2,7 +2,7 @@
 import argparse
 from typing import List, Optional
 
-from posecls.deploy.triton.client import PoseClassificationClient
+from posecls.deploy.triton.triton_client import PoseClassificationClient
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

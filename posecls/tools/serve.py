@@ -6,8 +6,8 @@ import tempfile
 import time
 from typing import List, Optional
 
-from posecls.deploy.triton.repository import DEFAULT_MODEL_NAME, write_triton_repository
-from posecls.deploy.triton.server import TritonServer
+from posecls.deploy.triton.triton_repo import DEFAULT_MODEL_NAME, write_triton_repository
+from posecls.deploy.triton.serve import TritonServer
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,7 +32,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     classes = None
     if args.labels:
-        from posecls.deploy.tools.triton_repo import read_labels
+        from posecls.tools.triton_repo import read_labels
         classes = read_labels(args.labels)
     with tempfile.TemporaryDirectory(prefix='posecls_repo_') as tmp:
         repo = args.repo or tmp

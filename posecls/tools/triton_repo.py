@@ -2,7 +2,7 @@
 import argparse
 from typing import Any, Dict, List, Optional
 
-from posecls.deploy.triton.repository import DEFAULT_MODEL_NAME, PLATFORMS, write_triton_repository
+from posecls.deploy.triton.triton_repo import DEFAULT_MODEL_NAME, PLATFORMS, write_triton_repository
 
 
 def read_labels(path: str) -> List[str]:

@@ -1,1 +1,0 @@
-"""Implementations behind tools/deployment/*.py (``main(argv=None)`` each, callable in-process)."""
