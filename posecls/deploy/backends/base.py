@@ -4,6 +4,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from posecls.utils.input_checks import check_finite
+
 #: Tensor names of TAO's exported model (tao_reference.md §6.6).
 INPUT_NAME = 'input'
 OUTPUT_NAME = 'fc_pred'
@@ -49,6 +51,7 @@ class Backend(abc.ABC):
 
         Raises:
             ValueError: not 5-D, or (C, T, V, M) differs from :attr:`input_shape`.
+            NonFiniteInputError: a sample holds NaN or +-inf (named by its index in ``x``).
         """
         x = np.asarray(x)
         if x.ndim != 5:
@@ -58,7 +61,9 @@ class Backend(abc.ABC):
             raise ValueError(f'{self.name} backend ({self.model_file}): input (C, T, V, M) must be '
                              f'{self.input_shape} (static in the exported model), got {tuple(x.shape[1:])}; '
                              'pad/crop T with the config pipeline or export with a matching input shape')
-        return np.ascontiguousarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        check_finite(x, f'{self.name} backend ({self.model_file})')
+        return x
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Run the model.
