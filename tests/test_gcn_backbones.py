@@ -46,7 +46,7 @@ def test_feature_and_logit_shapes(typ):
 @pytest.mark.parametrize('typ', ['STGCNPP', 'CTRGCN'])
 def test_input_checks_name_the_mismatch(typ):
     model = MODELS.build(dict(type=typ, graph_cfg=dict(layout='coco'), base_channels=8))
-    with pytest.raises(ValueError, match='V=18 joints but the graph layout has 17'):
+    with pytest.raises(ValueError, match="V=18 joints but graph layout 'coco' has 17"):
         model(torch.randn(1, 3, 8, 18, 1))
     with pytest.raises(ValueError, match='C=6 channels but the model was built with in_channels=3'):
         model(torch.randn(1, 6, 8, 17, 1))
@@ -169,3 +169,36 @@ def test_onnx_export_with_parity(typ, use_einsum, tmp_path):
     assert report['max_abs_diff']['random'] <= 1e-4
     has_einsum = 'Einsum' in report['node_types']
     assert has_einsum == (use_einsum and typ == 'STGCNPP')  # CTR-GCN's refined graphs are a plain MatMul
+
+
+# sha256 of [(key, shape), ...] of the state_dict, computed before the backbones shared GCNBackbone: the common
+# skeleton must not rename or reshape a single tensor (checkpoints of every backbone keep loading).
+@pytest.mark.parametrize('backbone, digest', [
+    (dict(type='STGCN'), '8786e3c6bb8769ea2a648cd7c6f45111b0c681c6e9b0290fe81817333d860e24'),
+    (dict(type='STGCN', edge_importance_weighting=False, data_bn=False, base_channels=8),
+     '7dedd5afcfa72de9431363c9cb717bdf60454f10c27cf18f291401a5a5d547c0'),
+    (dict(type='STGCNPP', graph_cfg=dict(layout='coco')),
+     'a5019142056c9bbebf0cdac188a5743d3dd4b8251b94822a12250b40fa689625'),
+    (dict(type='STGCNPP', graph_cfg=dict(layout='coco'), in_channels=64, base_channels=64),
+     'f5741ef134217d26f43bdc2a28f11d53f151749e2e00c411c75006c12c607b6d'),
+    (dict(type='CTRGCN', graph_cfg=dict(layout='ntu-rgb+d'), data_bn_type='MVC', num_person=2),
+     '8229daf1fea65f067de23715dd008c8c508e778c4d0c2dd115b1d9d98e5b1b96'),
+    (dict(type='CTRGCN', graph_cfg=dict(layout='coco'), base_channels=8),
+     'a223ed4eebb083c2a3be22f728bfb467906f13e63509ebc9b4bbece643409aa7'),
+])
+def test_state_dict_keys_and_shapes_are_pinned(backbone, digest):
+    import hashlib
+    import json
+    sd = MODELS.build(backbone).state_dict()
+    got = hashlib.sha256(json.dumps([(k, list(v.shape)) for k, v in sd.items()]).encode()).hexdigest()
+    assert got == digest
+
+
+@pytest.mark.parametrize('typ', ['STGCN', 'STGCNPP', 'CTRGCN'])
+def test_backbones_share_one_skeleton(typ):
+    from posecls.models.backbones.base import GCNBackbone
+    model = MODELS.build(dict(type=typ, graph_cfg=dict(layout='coco'), base_channels=8))
+    assert isinstance(model, GCNBackbone)
+    assert len(model.blocks) == 10 and model.num_node == 17 and model.in_channels == 3
+    with pytest.raises(ValueError, match=f"{typ}: input has V=18 joints but graph layout 'coco' has 17"):
+        model(torch.randn(1, 3, 8, 18, 1))

@@ -2,11 +2,12 @@
 from typing import List, Optional, Sequence, Union
 
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
-from posecls.graphs import Graph
+from posecls.models.backbones.base import GCNBackbone
 from posecls.models.backbones.stages import stage_plan
+from posecls.models.utils.residual import add_residual, residual_unit
+from posecls.models.utils.tcn import unit_projection
 from posecls.models.utils import CTRGraphConv, MultiScaleTCN, SkeletonInputBN, UnitTCN
 from posecls.registry import MODELS
 
@@ -36,22 +37,16 @@ class CTRGCNBlock(nn.Module):
         self.gcn1 = CTRGraphConv(in_channels, out_channels, A, rel_reduction=rel_reduction)
         self.tcn1 = MultiScaleTCN(out_channels, out_channels, kernel_size=kernel_size, stride=stride,
                                   dilations=dilations, residual=False, dropout=tcn_dropout)
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.residual = residual_unit(in_channels, out_channels, stride, residual, unit_projection)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the block."""
-        res = 0 if self.residual is None else self.residual(x)
-        return self.relu(self.tcn1(self.gcn1(x)) + res)
+        return self.relu(add_residual(self.tcn1(self.gcn1(x)), self.residual, x))
 
 
 @MODELS.register_module()
-class CTRGCN(BaseModule):
+class CTRGCN(GCNBackbone):
     """CTR-GCN backbone (Uason-Chen/CTR-GCN ``model/ctrgcn.py``; pyskl ``CTRGCN``).
 
     Ten blocks ``C->64``, 64 x3, 128/s2, 128 x2, 256/s2, 256 x2; each block is a
@@ -83,17 +78,17 @@ class CTRGCN(BaseModule):
         Input (N, C, T, V, M) -> features (N, M, C_out, T', V), T' = T / 4 with the defaults.
     """
 
+    blocks_attr = 'net'
+
     def __init__(self, in_channels: int = 3, graph_cfg: Optional[dict] = None, base_channels: int = 64,
                  num_stages: int = 10, inflate_stages: Sequence[int] = (5, 8), down_stages: Sequence[int] = (5, 8),
                  data_bn_type: Optional[str] = 'VC', num_person: int = 2, kernel_size: int = 5,
                  dilations: Sequence[int] = (1, 2), tcn_dropout: float = 0.0, rel_reduction: int = 8,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.graph = Graph(**(graph_cfg if graph_cfg is not None else dict(layout='nvidia', strategy='spatial')))
-        A = torch.tensor(self.graph.A, dtype=torch.float32)
-        self.in_channels = in_channels
-        self.num_node = A.size(1)
-        self.data_bn = SkeletonInputBN(in_channels, self.num_node, data_bn_type, num_person, name='CTRGCN')
+        super().__init__(in_channels, graph_cfg, init_cfg)
+        A = self.adjacency()
+        self.data_bn = SkeletonInputBN(in_channels, self.num_node, data_bn_type, num_person, name='CTRGCN',
+                                       layout_name=self.graph.layout.name)
         plan = stage_plan(in_channels, base_channels, num_stages, inflate_stages, down_stages, 2.0,
                           always_first=True)
         self.net = nn.ModuleList([
@@ -120,19 +115,3 @@ class CTRGCN(BaseModule):
                         nn.init.normal_(bn.weight, 1.0, 0.02)
             elif isinstance(module, CTRGraphConv):
                 nn.init.constant_(module.bn.weight, 1e-6)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Extract features.
-
-        Args:
-            x: (N, C, T, V, M) skeleton sequences.
-
-        Returns:
-            torch.Tensor: (N, M, C_out, T', V) features.
-        """
-        N, M = x.shape[0], x.shape[-1]
-        x = self.data_bn(x)
-        for block in self.net:
-            x = block(x)
-        return x.reshape((N, M) + x.shape[1:])
-

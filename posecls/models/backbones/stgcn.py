@@ -2,11 +2,12 @@
 from typing import List, Optional, Union
 
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
-from posecls.graphs import Graph
-from posecls.models.utils import ConvTemporalGraphical
+from posecls.models.backbones.base import GCNBackbone
+from posecls.models.backbones.stages import stage_plan
+from posecls.models.utils.residual import add_residual, residual_unit
+from posecls.models.utils import ConvTemporalGraphical, normalize_skeleton_input
 from posecls.registry import MODELS
 
 
@@ -45,30 +46,23 @@ class STGCNBlock(nn.Module):
             nn.BatchNorm2d(out_channels),
             nn.Dropout(dropout, inplace=True),
         )
-        self.has_residual = bool(residual)
-        if not residual or (in_channels == out_channels and stride == 1):
-            self.residual = None
-        else:
-            self.residual = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=(stride, 1)),
-                nn.BatchNorm2d(out_channels),
-            )
+        self.residual = residual_unit(in_channels, out_channels, stride, residual, _tao_projection)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         """Apply the block with adjacency ``A`` (K, V, V)."""
-        if not self.has_residual:
-            res = 0
-        elif self.residual is None:
-            res = x
-        else:
-            res = self.residual(x)
-        x, _ = self.gcn(x, A)
-        return self.relu(self.tcn(x) + res)
+        y, _ = self.gcn(x, A)
+        return self.relu(add_residual(self.tcn(y), self.residual, x))
+
+
+def _tao_projection(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """TAO's residual projection ``Sequential(Conv2d 1x1 / stride, BN)`` (keys ``residual.0.*``, ``residual.1.*``)."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=(stride, 1)),
+                         nn.BatchNorm2d(out_channels))
 
 
 @MODELS.register_module()
-class STGCN(BaseModule):
+class STGCN(GCNBackbone):
     """Spatial Temporal Graph Convolutional Network (Yan et al. 2018) as TAO builds it.
 
     Ten blocks ``C->b, b, b, b, 2b/s2, 2b, 2b, 4b/s2, 4b, 4b`` (b = ``base_channels``,
@@ -96,31 +90,24 @@ class STGCN(BaseModule):
         T' = T reduced by two stride-2 stages (300 -> 75).
     """
 
+    blocks_attr = 'st_gcn_networks'
+
     def __init__(self, in_channels: int = 3, graph_cfg: Optional[dict] = None,
                  edge_importance_weighting: bool = True, data_bn: bool = True, base_channels: int = 64,
                  temporal_kernel_size: int = 9, dropout: float = 0.5, gcn_impl: str = 'einsum',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        graph_cfg = dict(layout='nvidia', strategy='spatial') if graph_cfg is None else dict(graph_cfg)
-        self.graph = Graph(**graph_cfg)
-        A = torch.tensor(self.graph.A, dtype=torch.float32, requires_grad=False)
-        self.register_buffer('A', A)
+        super().__init__(in_channels, graph_cfg, init_cfg)
+        self.register_buffer('A', self.adjacency())
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f'dropout must be in [0, 1), got {dropout}')
-        self.in_channels = in_channels
-        self.num_node = A.size(1)
-        spatial_kernel_size = A.size(0)
-        kernel_size = (temporal_kernel_size, spatial_kernel_size)
+        kernel_size = (temporal_kernel_size, self.A.size(0))
+        # TAO's key names: a plain BatchNorm1d(V * C) as `data_bn` (normalize_input folds like SkeletonInputBN)
         self.data_bn = nn.BatchNorm1d(in_channels * self.num_node) if data_bn else nn.Identity()
-        b = base_channels
-        self.out_channels = 4 * b
-        specs = [(in_channels, b, 1, False, 0.0), (b, b, 1, True, dropout), (b, b, 1, True, dropout),
-                 (b, b, 1, True, dropout), (b, 2 * b, 2, True, dropout), (2 * b, 2 * b, 1, True, dropout),
-                 (2 * b, 2 * b, 1, True, dropout), (2 * b, 4 * b, 2, True, dropout),
-                 (4 * b, 4 * b, 1, True, dropout), (4 * b, 4 * b, 1, True, dropout)]
+        plan = stage_plan(in_channels, base_channels, 10, (5, 8), (5, 8), 2.0, always_first=True)
+        self.out_channels = plan[-1][1]
         self.st_gcn_networks = nn.ModuleList([
-            STGCNBlock(cin, cout, kernel_size, stride, p, residual=res, gcn_impl=gcn_impl)
-            for cin, cout, stride, res, p in specs
+            STGCNBlock(cin, cout, kernel_size, stride, dropout if res else 0.0, residual=res, gcn_impl=gcn_impl)
+            for cin, cout, stride, res in plan
         ])
         if edge_importance_weighting:
             self.edge_importance = nn.ParameterList(
@@ -133,29 +120,12 @@ class STGCN(BaseModule):
         for block in self.st_gcn_networks:
             block.gcn.set_impl(impl)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Extract features.
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """TAO's joint-major ``data_bn`` over ``V * C``, persons folded into the batch."""
+        return normalize_skeleton_input(x, self.data_bn, 'VC', self.in_channels, self.num_node, name='STGCN',
+                                        layout_name=self.graph.layout.name)
 
-        Args:
-            x: (N, C, T, V, M) skeleton sequences.
-
-        Returns:
-            torch.Tensor: (N, M, C_out, T', V) features.
-        """
-        if x.dim() != 5:
-            raise ValueError(f'STGCN expects input (N, C, T, V, M), got shape {tuple(x.shape)}')
-        N, C, T, V, M = x.size()
-        if C != self.in_channels:
-            raise ValueError(f'input has C={C} channels but the model was built with in_channels='
-                             f'{self.in_channels}')
-        if V != self.num_node:
-            raise ValueError(f"input has V={V} joints but graph layout '{self.graph.layout.name}' has "
-                             f'{self.num_node}')
-        x = x.permute(0, 4, 3, 1, 2).contiguous().view(N * M, V * C, T)
-        x = self.data_bn(x)
-        x = x.view(N, M, V, C, T).permute(0, 1, 3, 4, 2).contiguous().view(N * M, C, T, V)
-        for i, block in enumerate(self.st_gcn_networks):
-            A = self.A if self.edge_importance is None else self.A * self.edge_importance[i]
-            x = block(x, A)
-        _, c, t, v = x.size()
-        return x.view(N, M, c, t, v)
+    def forward_block(self, index: int, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Block ``index`` with the adjacency weighted by its edge-importance mask."""
+        A = self.A if self.edge_importance is None else self.A * self.edge_importance[index]
+        return block(x, A)

@@ -2,11 +2,12 @@
 from typing import List, Optional, Sequence, Union
 
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
-from posecls.graphs import Graph
+from posecls.models.backbones.base import GCNBackbone
 from posecls.models.backbones.stages import stage_plan
+from posecls.models.utils.residual import add_residual, residual_unit
+from posecls.models.utils.tcn import unit_projection
 from posecls.models.utils import MSTCN, MSTCN_BRANCHES, AdaptiveGraphConv, SkeletonInputBN, UnitTCN
 from posecls.registry import MODELS
 
@@ -43,22 +44,16 @@ class STGCNPPBlock(nn.Module):
             self.tcn = MSTCN(out_channels, out_channels, stride=stride, branches=tcn_branches, dropout=tcn_dropout)
         else:
             self.tcn = UnitTCN(out_channels, out_channels, 9, stride=stride, dropout=tcn_dropout)
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.residual = residual_unit(in_channels, out_channels, stride, residual, unit_projection)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the block."""
-        res = 0 if self.residual is None else self.residual(x)
-        return self.relu(self.tcn(self.gcn(x)) + res)
+        return self.relu(add_residual(self.tcn(self.gcn(x)), self.residual, x))
 
 
 @MODELS.register_module()
-class STGCNPP(BaseModule):
+class STGCNPP(GCNBackbone):
     """ST-GCN++ backbone (pyskl ``STGCN(gcn_adaptive='init', gcn_with_res=True, tcn_type='mstcn')``).
 
     Ten blocks by default: ``C->64``, 64 x3, 128/s2, 128 x2, 256/s2, 256 x2
@@ -86,18 +81,18 @@ class STGCNPP(BaseModule):
         Input (N, C, T, V, M) -> features (N, M, C_out, T', V), T' = T / 4 with the defaults.
     """
 
+    blocks_attr = 'gcn'
+
     def __init__(self, in_channels: int = 3, graph_cfg: Optional[dict] = None, base_channels: int = 64,
                  ch_ratio: float = 2.0, num_stages: int = 10, inflate_stages: Sequence[int] = (5, 8),
                  down_stages: Sequence[int] = (5, 8), data_bn_type: Optional[str] = 'VC', num_person: int = 2,
                  gcn_adaptive: Optional[str] = 'init', gcn_with_res: bool = True, tcn_type: str = 'mstcn',
                  tcn_branches: Sequence = MSTCN_BRANCHES, tcn_dropout: float = 0.0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.graph = Graph(**(graph_cfg if graph_cfg is not None else dict(layout='nvidia', strategy='spatial')))
-        A = torch.tensor(self.graph.A, dtype=torch.float32)
-        self.in_channels = in_channels
-        self.num_node = A.size(1)
-        self.data_bn = SkeletonInputBN(in_channels, self.num_node, data_bn_type, num_person, name='STGCNPP')
+        super().__init__(in_channels, graph_cfg, init_cfg)
+        A = self.adjacency()
+        self.data_bn = SkeletonInputBN(in_channels, self.num_node, data_bn_type, num_person, name='STGCNPP',
+                                       layout_name=self.graph.layout.name)
         plan = stage_plan(in_channels, base_channels, num_stages, inflate_stages, down_stages, ch_ratio)
         self.gcn = nn.ModuleList([
             STGCNPPBlock(cin, cout, A, stride, residual=res, gcn_adaptive=gcn_adaptive, gcn_with_res=gcn_with_res,
@@ -105,18 +100,3 @@ class STGCNPP(BaseModule):
             for cin, cout, stride, res in plan
         ])
         self.out_channels = plan[-1][1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Extract features.
-
-        Args:
-            x: (N, C, T, V, M) skeleton sequences.
-
-        Returns:
-            torch.Tensor: (N, M, C_out, T', V) features.
-        """
-        N, M = x.shape[0], x.shape[-1]
-        x = self.data_bn(x)
-        for block in self.gcn:
-            x = block(x)
-        return x.reshape((N, M) + x.shape[1:])

@@ -4,6 +4,8 @@ from typing import Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from posecls.models.utils.residual import add_residual, residual_unit
+
 BranchCfg = Union[str, Tuple[Union[int, str], int]]
 
 #: ST-GCN++'s default branches: four dilated 3x1 convolutions, a max-pool and a 1x1 branch.
@@ -44,6 +46,11 @@ class UnitTCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolve along T."""
         return self.drop(self.bn(self.conv(x)))
+
+
+def unit_projection(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """pyskl's residual projection of ST-GCN++ / CTR-GCN blocks: a strided 1x1 :class:`UnitTCN` (conv + BN)."""
+    return UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
 
 
 class MSTCN(nn.Module):
@@ -142,17 +149,9 @@ class MultiScaleTCN(nn.Module):
             nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0)), nn.BatchNorm2d(c)))
         self.branches.append(nn.Sequential(nn.Conv2d(in_channels, c, kernel_size=1, stride=(stride, 1)),
                                            nn.BatchNorm2d(c)))
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.residual = residual_unit(in_channels, out_channels, stride, residual, unit_projection)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the branches (and the residual)."""
-        out = torch.cat([branch(x) for branch in self.branches], dim=1)
-        if self.residual is not None:
-            out = out + self.residual(x)
-        return self.drop(out)
+        return self.drop(add_residual(torch.cat([branch(x) for branch in self.branches], dim=1), self.residual, x))
