@@ -185,13 +185,66 @@ def test_load_test_reports_latency_without_failures(triton_server, tmp_path):
 
 
 @needs_server
-def test_server_reports_startup_failure(tmp_path):
+def test_server_reports_startup_failure(tmp_path, monkeypatch):
+    import tempfile
+
     from posecls.deploy.triton.serve import TritonServer
     bad = tmp_path / 'repo' / 'broken'
     (bad / '1').mkdir(parents=True)
     (bad / 'config.pbtxt').write_text('name: "broken"\nbackend: "python"\nmax_batch_size: 4\n')
     (bad / '1' / 'model.py').write_text('raise ImportError("boom")\n')
+    workspaces = tmp_path / 'tmp'
+    workspaces.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(workspaces))  # where TritonServer makes its workspace
     server = TritonServer(str(tmp_path / 'repo'), startup_timeout=60)
     with pytest.raises(RuntimeError, match='tritonserver (exited|not ready)'):
         server.start()
-    assert server.process is None
+    assert server.process is None and server._workspace is None and not list(workspaces.iterdir())
+
+
+def _listening_addresses(port):
+    """Local addresses of the TCP sockets listening on ``port`` (/proc/net/tcp and tcp6; IPv4-mapped as IPv4)."""
+    import ipaddress
+    found = set()
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        with open(table) as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+        for row in rows:
+            addr, hex_port = row[1].split(':')
+            if row[3] != '0A' or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = b''.join(bytes.fromhex(addr[i:i + 8])[::-1] for i in range(0, len(addr), 8))
+            ip = ipaddress.ip_address(raw)
+            found.add(str(getattr(ip, 'ipv4_mapped', None) or ip))
+    return found
+
+
+@needs_server
+def test_server_binds_loopback_only(triton_server):
+    ports = dict(http=triton_server.http_port, grpc=triton_server.grpc_port, metrics=triton_server.metrics_port)
+    for name, port in ports.items():
+        assert _listening_addresses(port) == {'127.0.0.1'}, f'{name} port {port}'
+    assert triton_server.host == '127.0.0.1'
+    assert (triton_server.http_url, triton_server.grpc_url, triton_server.metrics_url) == tuple(
+        f'127.0.0.1:{p}' for p in ports.values())
+
+
+def test_server_host_and_port_options_checked(tiny_deploy, tmp_path):
+    from posecls.deploy.triton.serve import TritonServer
+    from posecls.tools.serve import main, parse_args
+    assert parse_args(['m.onnx']).host == '127.0.0.1' and parse_args(['m.onnx', '--host', '0.0.0.0']).host == '0.0.0.0'
+    server = TritonServer(str(tmp_path), host='0.0.0.0', http_port=8100, grpc_port=8101, metrics_port=8102)
+    cmd = server.command()
+    for flag in ('--http-address=0.0.0.0', '--grpc-address=0.0.0.0', '--metrics-address=0.0.0.0',
+                 '--http-port=8100', '--grpc-port=8101', '--metrics-port=8102'):
+        assert flag in cmd
+    assert (server.http_url, server.grpc_url, server.metrics_url) == ('0.0.0.0:8100', '0.0.0.0:8101', '0.0.0.0:8102')
+    for host in ('localhost', '::1', '10.0.0', 2130706433):
+        with pytest.raises(ValueError, match=f'host must be an IPv4 address .*got {host!r}'):
+            TritonServer(str(tmp_path), host=host)
+    with pytest.raises(ValueError, match="ports must differ, got .*'grpc_port': 8000"):
+        TritonServer(str(tmp_path), http_port=8000, grpc_port=8000)
+    with pytest.raises(ValueError, match='metrics_port must be an int in 0..65535 .*got 70000'):
+        TritonServer(str(tmp_path), metrics_port=70000)
+    with pytest.raises(ValueError, match="host must be an IPv4 address .*got 'localhost'"):  # the tool passes --host
+        main([tiny_deploy['onnx'], '--host', 'localhost'])

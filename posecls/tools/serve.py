@@ -19,6 +19,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--labels', help='labels file (default: classes stored in the model)')
     p.add_argument('--max-batch-size', type=int, default=16)
     p.add_argument('--device', default='cpu', help='cpu or cuda (TensorRT engines run on cuda)')
+    p.add_argument('--host', default='127.0.0.1',
+                   help='IPv4 address the HTTP, gRPC and metrics endpoints bind to (default 127.0.0.1: this machine '
+                   'only; 0.0.0.0 serves every interface, unauthenticated: anyone who reaches the machine can run '
+                   'inference and read the model configuration and metrics)')
     p.add_argument('--http-port', type=int, default=8000)
     p.add_argument('--grpc-port', type=int, default=8001)
     p.add_argument('--metrics-port', type=int, default=8002)
@@ -41,13 +45,13 @@ def main(argv: Optional[List[str]] = None) -> None:
                                 max_batch_size=args.max_batch_size, device=device, force=args.repo is None or
                                 osp.isdir(osp.join(repo, args.model_name)))
         server = TritonServer(repo, http_port=args.http_port, grpc_port=args.grpc_port,
-                              metrics_port=args.metrics_port)
+                              metrics_port=args.metrics_port, host=args.host)
         stop = {'flag': False}
         previous = signal.signal(signal.SIGTERM, lambda *a: stop.update(flag=True))
         try:
             with server:
                 print(f'Serving {args.model_file} as {args.model_name}: HTTP {server.http_url}, gRPC '
-                      f'{server.grpc_url} (Ctrl-C to stop)', flush=True)
+                      f'{server.grpc_url}, metrics {server.metrics_url} (Ctrl-C to stop)', flush=True)
                 t0 = time.monotonic()
                 while not stop['flag'] and (args.duration is None or time.monotonic() - t0 < args.duration):
                     if server.process is None or server.process.poll() is not None:
