@@ -4,8 +4,10 @@ Order of work, so that bad input never leaves partial output:
 
 1. validate every option, the input paths and the label rules;
 2. read every input (streaming) into per-object features, validating every pose;
+   features beyond ``spill_bytes`` go to a temporary folder in ``results_dir``
+   (removed on success and on error; one left by a killed run is removed here);
 3. plan the windows (and labels, splits);
-4. only then write, each file atomically.
+4. only then write, each file atomically, a block of windows at a time.
 """
 import glob
 import json
@@ -25,8 +27,9 @@ from posecls.utils.atomic_io import atomic_write_bytes
 from .labels import (check_rule_files, label_windows, load_label_rules, resolve_classes, split_by_ratio)
 from .npy_io import npy_block_writer, save_npy
 from .options import ConvertOptions
-from .tracks import Track, read_tracks, split_positions
-from .windows import covered_count, fill_windows, piece_bounds
+from .spill import TrackStore, remove_stale_temp
+from .tracks import Track, collect_tracks, split_positions
+from .windows import covered_count, fill_window_block, piece_bounds
 
 logger = logging.getLogger('posecls.dataset_convert')
 
@@ -35,6 +38,8 @@ AUTO_PROGRESS_BYTES = 32 << 20
 _SAFE_ID = re.compile(r'^[A-Za-z0-9_.\-]+$')
 #: threads writing object files concurrently
 WRITE_THREADS = 4
+#: most bytes of output windows built at once per writer thread (an object file larger than this is streamed)
+WINDOW_BLOCK_BYTES = 4 << 20
 
 
 def resolve_inputs(data: Union[str, Sequence[str]]) -> List[str]:
@@ -115,7 +120,8 @@ def convert(data: Union[str, Sequence[str]], results_dir: str, pose_type: str = 
         sequence_overlap: TAO's ``dataset_convert`` keys (docs/dataset_convert.md).
         **extra: posecls options: ``split_gap``, ``labels``, ``label_map``,
             ``val_ratio``, ``val_files``, ``seed``, ``progress``,
-            ``chunk_bytes`` (see :class:`ConvertOptions`). Unknown keys raise.
+            ``chunk_bytes``, ``spill_bytes`` (see :class:`ConvertOptions`).
+            Unknown keys raise.
 
     Returns:
         Summary dict: ``inputs`` (per file: batches, frames, appearances,
@@ -127,7 +133,8 @@ def convert(data: Union[str, Sequence[str]], results_dir: str, pose_type: str = 
 
     Raises:
         FileNotFoundError, KeyError, ValueError: bad options or input, naming
-            the option or the file and position; raised before anything is written.
+            the option or the file and position; raised before any output is
+            written (temporary files, if any, are removed).
     """
     opts = ConvertOptions.from_kwargs(pose_type=pose_type, num_joints=num_joints, input_width=input_width,
                                       input_height=input_height, focal_length=focal_length,
@@ -150,16 +157,43 @@ def convert(data: Union[str, Sequence[str]], results_dir: str, pose_type: str = 
                                  f'({", ".join(osp.basename(f) for f in files)})')
 
     progress = _use_progress(opts, files)
-    per_file = []
+    created = not osp.isdir(results_dir)
+    for path in remove_stale_temp(results_dir):
+        logger.info('Removed %s, left by an interrupted dataset_convert run', path)
+    store = TrackStore(results_dir, opts.spill_bytes)
+    try:
+        return _convert(files, results_dir, opts, rules, classes, progress, store)
+    except BaseException:
+        store.close()  # first, so that a results folder made only for temporary files is empty
+        if created:
+            _remove_if_empty(results_dir)
+        raise
+    finally:
+        store.close()
+
+
+def _remove_if_empty(folder: str) -> None:
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
+def _convert(files: List[str], results_dir: str, opts: ConvertOptions, rules, classes, progress: bool,
+             store: TrackStore) -> Dict[str, Any]:
+    """Steps 2-4 of :func:`convert` (options, inputs and rules already checked)."""
+    collected = []
     for path in files:
-        tracks, report, stats = read_tracks(path, opts, progress=progress)
-        per_file.append((path, tracks, report, stats))
+        collector, report = collect_tracks(path, opts, store, progress=progress)
+        collected.append((path, collector, report))
         if report.truncated:
             logger.warning('%s: truncated input; %s (byte %d, line %d, column %d)', path, report.stop.reason,
                            report.stop.byte, report.stop.line, report.stop.column)
+    store.finish()
+    per_file = [(path, c.tracks(), report, c.stats) for path, c, report in collected]
 
     summary = _summary_head(per_file, opts)
-    plans = []  # (track, bounds)
+    plans = []  # (track, bounds, pieces)
     for path, tracks, _, _ in per_file:
         for t in tracks:
             pieces = split_positions(t.frame_nums, opts.split_gap)
@@ -220,16 +254,28 @@ def _write_objects(results_dir: str, plans, multi: bool, opts: ConvertOptions, s
             if not len(bounds):
                 continue
             path = _object_file(results_dir, t, multi)
-            arr = fill_windows(t.features, bounds, opts.sequence_length_max)
-            pending.append(pool.submit(save_npy, path, arr))
+            shape = [len(bounds), opts.channels, opts.sequence_length_max, opts.num_joints, 1]
+            pending.append(pool.submit(_write_object, path, t, bounds, opts))
             summary['outputs'].append(path)
-            summary['arrays'][path] = list(arr.shape)
-            logger.info('Saved data %s for object %s at %s', tuple(arr.shape), t.object_id, path)
-            del arr
+            summary['arrays'][path] = shape
+            logger.info('Saved data %s for object %s at %s', tuple(shape), t.object_id, path)
             if len(pending) >= 2 * WRITE_THREADS:
                 pending.pop(0).result()
         for fut in pending:
             fut.result()
+
+
+def _write_object(path: str, t: Track, bounds: np.ndarray, opts: ConvertOptions) -> None:
+    """``object_<id>.npy``: (S, C, T, V, 1) float32, built and written at most WINDOW_BLOCK_BYTES at a time."""
+    window_bytes = 4 * opts.channels * opts.sequence_length_max * opts.num_joints
+    per = max(1, WINDOW_BLOCK_BYTES // window_bytes)
+    if len(bounds) <= per:
+        save_npy(path, fill_window_block(t.features, bounds, opts.sequence_length_max))
+        return
+    shape = (len(bounds), opts.channels, opts.sequence_length_max, opts.num_joints, 1)
+    with npy_block_writer(path, shape) as write:
+        for k in range(0, len(bounds), per):
+            write(fill_window_block(t.features, bounds[k:k + per], opts.sequence_length_max))
 
 
 def _write_dataset(results_dir: str, plans, rules, classes: Dict[str, int], opts: ConvertOptions,
@@ -237,10 +283,12 @@ def _write_dataset(results_dir: str, plans, rules, classes: Dict[str, int], opts
     """``train_data.npy``/``train_label.pkl`` (+ val) + ``label_map.json`` from labelled windows."""
     windows = []  # (plan index, window index, label)
     used_rules = set()
+    frame_ranges = {}  # plan index -> (S, 2) first and last frame_num of each window
     for pi, (t, bounds, _) in enumerate(plans):
         if not len(bounds):
             continue
-        ranges = np.stack([[t.frame_nums[s:e].min(), t.frame_nums[s:e].max()] for s, e in bounds.tolist()])
+        ranges = np.stack([[fr.min(), fr.max()] for fr in (np.asarray(t.frame_nums[s:e]) for s, e in bounds.tolist())])
+        frame_ranges[pi] = ranges
         labels, used = label_windows(rules, _file_names(t.source), t.object_id, ranges)
         used_rules.update(r.where for r in used)
         windows += [(pi, k, lb) for k, lb in enumerate(labels) if lb is not None]
@@ -284,11 +332,9 @@ def _write_dataset(results_dir: str, plans, rules, classes: Dict[str, int], opts
             for i in idx:
                 pi, k, lb = windows[i]
                 t, bounds, _ = plans[pi]
-                b = bounds[k:k + 1]
-                write(fill_windows(t.features, b, opts.sequence_length_max))
-                s, e = b[0].tolist()
-                fr = t.frame_nums[s:e]
-                names.append(f'{osp.basename(t.source)}:object_{t.object_id}:{int(fr.min())}-{int(fr.max())}')
+                write(fill_window_block(t.features, bounds[k:k + 1], opts.sequence_length_max))
+                first, last = frame_ranges[pi][k].tolist()
+                names.append(f'{osp.basename(t.source)}:object_{t.object_id}:{first}-{last}')
                 labels.append(classes[lb])
         label_path = osp.join(results_dir, f'{name}_label.pkl')
         save_label_file(label_path, names, labels)

@@ -40,7 +40,7 @@ def npy_block_writer(path: str, shape: Tuple[int, ...], dtype=np.float32) -> Ite
                 raise ValueError(f'{path}: block {block.dtype}{block.shape} does not match {dtype}{shape}')
             if written[0] + block.shape[0] > shape[0]:
                 raise ValueError(f'{path}: more than {shape[0]} rows written')
-            f.write(np.ascontiguousarray(block).tobytes())
+            f.write(np.ascontiguousarray(block))  # the buffer itself, no copy
             written[0] += block.shape[0]
 
         yield write

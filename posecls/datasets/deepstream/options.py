@@ -59,6 +59,8 @@ class ConvertOptions:
         seed: Seed of the ``val_ratio`` split.
         progress: Progress bar: True, False or ``'auto'`` (inputs >= 32 MiB on a terminal).
         chunk_bytes: Bytes read per parse step of the streaming reader.
+        spill_bytes: Most feature bytes held in memory while reading; beyond
+            it they are moved to temporary files in the results folder.
     """
 
     pose_type: str = TAO_DEFAULTS['pose_type']
@@ -78,6 +80,7 @@ class ConvertOptions:
     seed: int = 0
     progress: Union[bool, str] = 'auto'
     chunk_bytes: int = field(default=1 << 20)
+    spill_bytes: int = field(default=16 << 20)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -157,6 +160,9 @@ class ConvertOptions:
             raise ValueError(f"dataset_convert.progress={self.progress!r}: expected true, false or 'auto'")
         if not _is_int(self.chunk_bytes) or self.chunk_bytes < 1024:
             raise ValueError(f'dataset_convert.chunk_bytes={self.chunk_bytes!r}: expected an integer >= 1024')
+        if not _is_int(self.spill_bytes) or self.spill_bytes < 0:
+            raise ValueError(f'dataset_convert.spill_bytes={self.spill_bytes!r}: expected an integer >= 0 (bytes of '
+                             'features held in memory before they are spilled to temporary files)')
 
     # ------------------------------------------------------------------ building
     @classmethod

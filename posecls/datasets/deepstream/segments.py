@@ -114,21 +114,39 @@ def write_results_json(path: str, pose_data: List[dict]) -> None:
     atomic_write_bytes(path, json.dumps(pose_data, sort_keys=True, indent=2).encode())
 
 
+class _PoseData:
+    """Reader handler that keeps every batch as Python lists/dicts (streamed batches are reassembled)."""
+
+    def __init__(self) -> None:
+        self.batches: List[dict] = []
+        self._frames: List[Any] = []
+
+    def __call__(self, elements: Any, first_index: int, offset: int, partial: bool) -> int:
+        got = elements.as_list()
+        self.batches.extend(got)
+        return sum(len(b.get('batches', [])) for b in got if isinstance(b, dict))
+
+    def frames(self, frames: Any, batch_index: int, offset: int) -> int:
+        got = frames.as_list()
+        self._frames.extend(got)
+        return len(got)
+
+    def batch_end(self, head: Any, batch_index: int, offset: int, frames: int, partial: bool) -> None:
+        batch = head.as_dict()
+        batch['batches'] = self._frames
+        self._frames = []
+        self.batches.append(batch)
+
+
 def load_pose_json(path: str, chunk_bytes: int = 1 << 20) -> Tuple[List[dict], ReadReport]:
     """The DeepStream JSON as Python lists/dicts, streaming; a truncated file gives its complete frames.
 
     Returns:
         (batches, report).
     """
-    batches: List[dict] = []
-
-    def keep(elements: Any, first_index: int, offset: int, partial: bool) -> int:
-        got = elements.as_list()
-        batches.extend(got)
-        return sum(len(b.get('batches', [])) for b in got if isinstance(b, dict))
-
+    keep = _PoseData()
     report = DeepStreamJsonReader(path, chunk_bytes).read(keep)
-    return batches, report
+    return keep.batches, report
 
 
 class InferenceInputs(NamedTuple):

@@ -3,7 +3,9 @@
 Poses are grouped by ``object_id`` in order of first appearance, one entry per
 appearance (missing frames are not filled), exactly as TAO does; features are
 computed chunk by chunk with :func:`pose_features`, so the JSON is never held
-in memory, only the (n, C, V) float32 features.
+in memory, only the (n, C, V) float32 features, and those go to a
+:class:`~.spill.TrackStore`, which moves them to temporary files once they
+exceed its budget.
 """
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -14,6 +16,7 @@ import simdjson
 from .features import pose_features
 from .options import ConvertOptions
 from .reader import DeepStreamJsonReader, ReadReport
+from .spill import Rows, TrackStore
 
 ObjectId = Union[int, str]
 
@@ -24,14 +27,16 @@ class Track:
 
     Attributes:
         object_id: DeepStream tracker id (int, or str in hand-made files).
-        features: (n, C, V) float32 normalised joints, one row per appearance.
-        frame_nums: (n,) int64 ``frame_num`` of each appearance.
+        features: (n, C, V) float32 normalised joints, one row per appearance
+            (an ndarray, or a :class:`~.spill.DiskRows` whose slices are
+            read from a temporary file when the store spilled).
+        frame_nums: (n,) int64 ``frame_num`` of each appearance (same kinds).
         source: The JSON file it came from.
     """
 
     object_id: ObjectId
-    features: np.ndarray
-    frame_nums: np.ndarray
+    features: Rows
+    frame_nums: Rows
     source: str
 
     def __len__(self) -> int:
@@ -61,20 +66,22 @@ def _missing_pose_message(path: str, key: str, where: str, obj: Any) -> str:
 
 
 class TrackCollector:
-    """Reader handler that validates batches and accumulates per-object features.
+    """Reader handler (:class:`~.reader.BatchHandler`) that validates batches and stores per-object features.
 
     Args:
-        path: The JSON file (for messages).
+        path: The JSON file (for messages; also the store key's first part).
         opts: Conversion options (pose_type, num_joints, frame size, focal length).
+        store: Where the rows go (shared by several files); default: a private in-memory store.
     """
 
-    def __init__(self, path: str, opts: ConvertOptions) -> None:
+    def __init__(self, path: str, opts: ConvertOptions, store: Optional[TrackStore] = None) -> None:
         self.path = path
         self.opts = opts
         self.key = opts.pose_key
         self.nvals = 4 * opts.num_joints
         self.stats = ReadStats()
-        self._parts: Dict[ObjectId, Tuple[List[np.ndarray], List[np.ndarray]]] = {}
+        self.store = store if store is not None else TrackStore(None, 0)
+        self._order: Dict[ObjectId, None] = {}  # object ids in order of first appearance
 
     # ------------------------------------------------------------------ handler
     def __call__(self, elements: Any, first_index: int, offset: int, partial: bool) -> int:
@@ -107,6 +114,31 @@ class TrackCollector:
         if bufs:
             self._add(bufs, oids, fns)
         return frames
+
+    def frames(self, frames: Any, batch_index: int, offset: int) -> int:
+        """Validate and collect frames of a batch streamed frame by frame; returns their number."""
+        bufs: List[bytes] = []
+        oids: List[ObjectId] = []
+        fns: List[int] = []
+        n = 0
+        for frame in frames:
+            n += 1
+            self._frame(frame, batch_index, bufs, oids, fns)
+        self.stats.frames += n
+        if bufs:
+            self._add(bufs, oids, fns)
+        return n
+
+    def batch_end(self, head: Any, batch_index: int, offset: int, frames: int, partial: bool) -> None:
+        """Check the keys of a streamed batch (``head``: the batch with "batches" empty)."""
+        if partial:
+            return
+        nfb = head.get('num_frames_in_batch')
+        if type(nfb) is not int:
+            raise ValueError(f'{self.path}: batch #{batch_index} (near byte {offset}): "num_frames_in_batch" is '
+                             f'{"missing" if nfb is None else repr(nfb)}, expected an integer')
+        if nfb != frames:
+            self.stats.batch_size_mismatches += 1
 
     def _frame(self, frame: Any, bidx: int, bufs: List[bytes], oids: List[ObjectId], fns: List[int]) -> None:
         if not isinstance(frame, simdjson.Object):
@@ -191,25 +223,18 @@ class TrackCollector:
         for i, oid in enumerate(oids):
             rows.setdefault(oid, []).append(i)
         for oid, idx in rows.items():
-            f_list, n_list = self._parts.setdefault(oid, ([], []))
+            self._order.setdefault(oid)
             if len(idx) == len(oids):
-                f_list.append(feats)
-                n_list.append(frame_nums)
+                self.store.append((self.path, oid), feats, frame_nums)
             else:
                 ix = np.asarray(idx)
-                f_list.append(feats[ix])
-                n_list.append(frame_nums[ix])
+                self.store.append((self.path, oid), feats[ix], frame_nums[ix])
         self.stats.appearances += len(bufs)
 
     # ------------------------------------------------------------------ result
     def tracks(self) -> List[Track]:
-        """The collected tracks, in order of first appearance."""
-        out = []
-        for oid, (f_list, n_list) in self._parts.items():
-            feats = f_list[0] if len(f_list) == 1 else np.concatenate(f_list, axis=0)
-            nums = n_list[0] if len(n_list) == 1 else np.concatenate(n_list, axis=0)
-            out.append(Track(oid, feats, nums, self.path))
-        return out
+        """The collected tracks, in order of first appearance (call after the store's ``finish()``)."""
+        return [Track(oid, *self.store.arrays((self.path, oid)), self.path) for oid in self._order]
 
 
 def _kind(v: Any) -> str:
@@ -220,8 +245,8 @@ def _kind(v: Any) -> str:
     return f'{type(v).__name__} {v!r}'
 
 
-def read_tracks(path: str, opts: ConvertOptions, progress: bool = False) -> Tuple[List[Track], ReadReport,
-                                                                                   ReadStats]:
+def read_tracks(path: str, opts: ConvertOptions,
+                progress: bool = False) -> Tuple[List[Track], ReadReport, ReadStats]:
     """Read one DeepStream JSON file into per-object tracks.
 
     Args:
@@ -237,18 +262,30 @@ def read_tracks(path: str, opts: ConvertOptions, progress: bool = False) -> Tupl
         FileNotFoundError, KeyError (missing pose field), ValueError (any other
         bad input), all naming the file and where in it.
     """
-    collector = TrackCollector(path, opts)
-    report = DeepStreamJsonReader(path, opts.chunk_bytes, progress).read(collector)
+    collector, report = collect_tracks(path, opts, TrackStore(None, 0), progress)
     return collector.tracks(), report, collector.stats
 
 
-def split_positions(frame_nums: np.ndarray, split_gap: Optional[int]) -> List[Tuple[int, int]]:
+def collect_tracks(path: str, opts: ConvertOptions, store: TrackStore,
+                   progress: bool = False) -> Tuple[TrackCollector, ReadReport]:
+    """Read one file into ``store``; ``collector.tracks()`` gives its tracks once ``store.finish()`` was called.
+
+    Raises:
+        The errors of :func:`read_tracks`.
+    """
+    collector = TrackCollector(path, opts, store)
+    report = DeepStreamJsonReader(path, opts.chunk_bytes, progress).read(collector)
+    return collector, report
+
+
+def split_positions(frame_nums: Rows, split_gap: Optional[int], block: int = 1 << 20) -> List[Tuple[int, int]]:
     """Pieces of a track where consecutive frame numbers are at most ``split_gap`` apart.
 
     Args:
-        frame_nums: (n,) frame numbers of the appearances.
+        frame_nums: (n,) frame numbers of the appearances (ndarray or DiskRows).
         split_gap: Largest allowed forward jump; None keeps one piece (TAO).
             A backward jump always splits when ``split_gap`` is set.
+        block: Frame numbers looked at per step (bounds memory for DiskRows).
 
     Returns:
         ``[start, end)`` position ranges covering ``0..n``.
@@ -256,7 +293,9 @@ def split_positions(frame_nums: np.ndarray, split_gap: Optional[int]) -> List[Tu
     n = len(frame_nums)
     if split_gap is None or n < 2:
         return [(0, n)] if n else []
-    d = np.diff(frame_nums)
-    cuts = (np.flatnonzero((d > split_gap) | (d < 0)) + 1).tolist()
+    cuts: List[int] = []
+    for s in range(0, n - 1, block):
+        d = np.diff(np.asarray(frame_nums[s:min(n, s + block + 1)]))
+        cuts += (np.flatnonzero((d > split_gap) | (d < 0)) + s + 1).tolist()
     edges = [0] + cuts + [n]
     return list(zip(edges[:-1], edges[1:]))

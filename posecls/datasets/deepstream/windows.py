@@ -63,6 +63,23 @@ def fill_windows(features: np.ndarray, bounds: np.ndarray, sequence_length_max: 
     return out
 
 
+def fill_window_block(features, bounds: np.ndarray, sequence_length_max: int) -> np.ndarray:
+    """Windows of a track whose features may live on disk: reads only rows ``[min start, max end)``.
+
+    Args:
+        features: (n, C, V) float32 ndarray, or anything whose contiguous
+            slices give one (``spill.DiskRows``).
+        bounds: (S, 2) ``[start, end)`` windows (S >= 1).
+        sequence_length_max: T of the output.
+
+    Returns:
+        (S, C, sequence_length_max, V, 1) float32, equal to
+        ``fill_windows(features[:], bounds, sequence_length_max)``.
+    """
+    lo, hi = int(bounds[:, 0].min()), int(bounds[:, 1].max())
+    return fill_windows(np.asarray(features[lo:hi]), bounds - lo, sequence_length_max)
+
+
 def covered_count(n: int, bounds: np.ndarray) -> int:
     """Number of the ``n`` positions that lie in at least one window."""
     if n == 0 or len(bounds) == 0:
