@@ -34,3 +34,9 @@ def tiny_deploy(tmp_path_factory, tiny_data_dir):
     data = osp.join(tiny_data_dir, 'val_data.npy')
     return dict(model=model, cfg_file=cfg_file, ckpt=ckpt, onnx=onnx_file, report=report, data=data,
                 classes=list(model.dataset_meta['classes']), dir=str(out), array=np.load(data))
+
+
+def torch_logits(model, x: np.ndarray) -> np.ndarray:
+    """Logits of raw inputs by calling the PyTorch model directly (independent of posecls's inference loop)."""
+    with torch.no_grad():
+        return model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), mode='tensor').numpy()

@@ -21,6 +21,16 @@ register_all_modules()
 TINY_T = 32
 
 
+@pytest.fixture(scope='session', autouse=True)
+def outside_the_repository(tmp_path_factory):
+    """Run every test from an empty working directory: relative paths in specs and configs (``data/...``,
+    ``work_dirs/...``) must never reach the repository's own data or outputs, whether or not the main job ran."""
+    previous = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp('cwd'))
+    yield
+    os.chdir(previous)
+
+
 @pytest.fixture(scope='session')
 def tiny_data_dir(tmp_path_factory):
     """A 6-class NVIDIA-layout dataset: 2 train / 1 val sequences per class, T=32."""

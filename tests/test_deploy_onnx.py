@@ -9,9 +9,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from _deploy_fixtures import TINY_SHAPE, tiny_deploy  # noqa: F401
+from _deploy_fixtures import TINY_SHAPE, tiny_deploy, torch_logits  # noqa: F401
 from posecls.deploy import default_input_shape, export_onnx
-from posecls.deploy.verify import torch_logits
+
 
 
 def _ops(path):
@@ -79,8 +79,11 @@ def test_refuses_to_overwrite_unless_forced(tiny_deploy, tmp_path):
 
 
 def test_parity_failure_raises_and_writes_nothing(tiny_deploy, tmp_path, monkeypatch):
-    mod = importlib.import_module("posecls.deploy.export_onnx")
-    monkeypatch.setattr(mod, 'torch_logits', lambda model, x: torch_logits(model, x) + 1e-3)
+    from posecls.deploy.backends import Backend
+    verify = importlib.import_module('posecls.deploy.verify')
+    real = verify.raw_logits
+    monkeypatch.setattr(verify, 'raw_logits',
+                        lambda model, x, bs=16: real(model, x, bs) + (1e-3 if isinstance(model, Backend) else 0.0))
     path = str(tmp_path / 'bad.onnx')
     with pytest.raises(ValueError, match=r'differs from PyTorch by .* > atol=0.0001.*was not written'):
         export_onnx(tiny_deploy['model'], path, input_shape=TINY_SHAPE)

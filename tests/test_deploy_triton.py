@@ -10,7 +10,8 @@ import pytest
 from _deploy_fixtures import TINY_SHAPE, tiny_deploy  # noqa: F401
 from posecls.deploy.triton.convert_config import load_convert_config
 from tao_dataset_convert_ref import tao_convert, triton_results, triton_segments
-from posecls.deploy.triton.triton_client import batches, format_result_line, parse_classification
+from posecls.apis.outputs import format_ranked_line
+from posecls.deploy.triton.triton_client import batches, parse_classification
 
 HAS_CLIENT = importlib.util.find_spec('tritonclient') is not None
 HAS_SERVER = importlib.util.find_spec('pytriton') is not None and bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))
@@ -65,7 +66,8 @@ def test_client_batching_and_line_format():
     assert batches(4, 4) == [[0, 1, 2, 3]]
     ranked = parse_classification([b'7.123449:3:standing', b'-2.000000:0:sitting_down', '1.5:2'])
     assert ranked == [(7.123449, 3, 'standing'), (-2.0, 0, 'sitting_down'), (1.5, 2, '2')]
-    assert format_result_line(0, ranked) == '0, 7.1234(3)=standing, -2.0000(0)=sitting_down, 1.5000(2)=2'
+    assert format_ranked_line(0, np.array([-2.0, 0.5, 1.5, 7.123449]), ['sitting_down', 'x', '2', 'standing']) == \
+        '0, 7.1234(3)=standing, 1.5000(2)=2, 0.5000(1)=x, -2.0000(0)=sitting_down'
 
 
 @needs_client

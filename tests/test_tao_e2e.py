@@ -107,7 +107,8 @@ def test_evaluate_with_a_wrong_or_missing_key(trained, capsys, key, message):
 def test_inference_writes_class_names_in_input_order(trained, tiny_data_dir, tmp_path):
     from posecls.apis import format_ranked_line, inference_recognizer
     from posecls.tao.spec import load_spec
-    from posecls.tao.tasks.common import build_model
+    from posecls.apis import init_model
+    from posecls.tao.tasks.common import task_config
     results, common = trained
     out = str(tmp_path / 'preds.txt')
     assert main(['inference', '-e', SEED_SPEC, *common, f'inference.output_file={out}', 'inference.output_scores=true',
@@ -116,7 +117,7 @@ def test_inference_writes_class_names_in_input_order(trained, tiny_data_dir, tmp
     data = np.load(osp.join(tiny_data_dir, 'val_data.npy'))
     spec = load_spec(SEED_SPEC, common)
     with passphrase_scope(KEY):
-        model = build_model(spec, osp.join(results, 'train', 'pc_model_latest.pth'))
+        model = init_model(task_config(spec, 'inference'), osp.join(results, 'train', 'pc_model_latest.pth'))
     logits = inference_recognizer(model, data, batch_size=2)
     assert lines == [CLASSES[i] for i in logits.argmax(1)] and len(lines) == len(data)
     scores = open(osp.join(results, 'inference', 'results.txt')).read().splitlines()

@@ -273,8 +273,9 @@ def test_validation_fails_before_any_work(files, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert 'posecls train: error in the experiment spec: train.num_epochs: got 0 (int); expected an int >= 1' in err
-    rc = main(['train', '-e', SEED_SPEC, f'results_dir={res}'])  # the sample data paths do not exist here
-    assert rc == 2 and 'file not found' in capsys.readouterr().err
+    missing = osp.join(files['dir'], 'missing', 'train_data.npy')  # never the repository's data/ (it may exist)
+    rc = main(['train', '-e', SEED_SPEC, f'results_dir={res}', f'dataset.train_dataset.data_path={missing}'])
+    assert rc == 2 and f'dataset.train_dataset.data_path: file not found: {missing}' in capsys.readouterr().err
     assert not osp.exists(res)
 
 

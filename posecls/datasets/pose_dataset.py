@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 
 from posecls.datasets.label_io import load_label_file
 from posecls.registry import DATASETS, TRANSFORMS
+from posecls.utils.input_checks import NonFiniteInputError
 
 #: samples checked per chunk when scanning for non-finite values
 _FINITE_CHUNK = 256
@@ -50,7 +51,8 @@ class PoseDataset(Dataset):
     lazily in each process (DataLoader workers included).
 
     Args:
-        data_path: ``.npy`` float array (N, C, T, V, M).
+        data_path: ``.npy`` float array (N, C, T, V, M), or the (N, C, T, V, M)
+            array itself (in memory; ``inference_recognizer`` classifies arrays this way).
         label_path: ``.pkl`` ``[[sample names], [labels]]``; None for inference
             (every label is -1).
         label_map: ``{class name: id}`` dict or JSON file path; gives class names.
@@ -73,13 +75,15 @@ class PoseDataset(Dataset):
             matching, or non-finite values.
     """
 
-    def __init__(self, data_path: str, label_path: Optional[str] = None,
+    def __init__(self, data_path: Union[str, np.ndarray], label_path: Optional[str] = None,
                  label_map: Union[None, str, Dict[str, int]] = None, num_classes: Optional[int] = None,
                  pipeline: Sequence[Union[dict, Any]] = (), mmap: bool = True, num_joints: Optional[int] = None,
                  num_channels: Optional[int] = None, check_finite: bool = True, seed: int = 0) -> None:
-        self.data_path = data_path
+        self._array = data_path if isinstance(data_path, np.ndarray) else None
+        self.data_path: Optional[str] = None if self._array is not None else data_path
+        self.source = f'data file {data_path}' if self._array is None else 'the input array'
         self.label_path = label_path
-        self.mmap = mmap
+        self.mmap = mmap and self._array is None
         self.seed = seed
         self._data: Optional[np.ndarray] = None
         data = self._open()
@@ -98,12 +102,22 @@ class PoseDataset(Dataset):
 
     # ------------------------------------------------------------------ loading
     def _open(self) -> np.ndarray:
+        if self._array is not None:
+            return self._array
+        if not isinstance(self.data_path, str):
+            raise TypeError(f'data_path must be a .npy path or an array, got {type(self.data_path).__name__}')
         if not osp.isfile(self.data_path):
             raise FileNotFoundError(f'data file not found: {self.data_path}')
         try:
-            return np.load(self.data_path, mmap_mode='r' if self.mmap else None, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(f'data file {self.data_path}: not a plain numeric .npy array ({e})') from e
+            arr = np.load(self.data_path, mmap_mode='r' if self.mmap else None, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as e:
+            size = osp.getsize(self.data_path)
+            what = ('an empty file (0 bytes)' if size == 0
+                    else f'not a plain numeric .npy array ({type(e).__name__}: {e})')
+            raise ValueError(f'data file {self.data_path}: {what}; expected an (N, C, T, V, M) float .npy') from e
+        if not isinstance(arr, np.ndarray):
+            raise ValueError(f'data file {self.data_path}: expected a single .npy array, got {type(arr).__name__}')
+        return arr
 
     @property
     def data(self) -> np.ndarray:
@@ -114,7 +128,7 @@ class PoseDataset(Dataset):
 
     def _validate_array(self, data: np.ndarray, num_joints: Optional[int], num_channels: Optional[int],
                         check_finite: bool) -> None:
-        where = f'data file {self.data_path}'
+        where = self.source
         if data.ndim != 5:
             raise ValueError(f'{where}: expected a 5-D array (N, C, T, V, M), got shape {data.shape}')
         if not np.issubdtype(data.dtype, np.floating):
@@ -133,8 +147,11 @@ class PoseDataset(Dataset):
                 bad = ~np.isfinite(chunk)
                 if bad.any():
                     idx = np.argwhere(bad)[0]
-                    raise ValueError(f'{where}: non-finite value {chunk[tuple(idx)]} at sample {start + idx[0]} '
-                                     f'(c={idx[1]}, t={idx[2]}, v={idx[3]}, m={idx[4]})')
+                    bad_samples = (start + np.flatnonzero(bad.reshape(len(chunk), -1).any(axis=1))).tolist()
+                    raise NonFiniteInputError(
+                        f'{where}: non-finite value {chunk[tuple(idx)]} at sample {start + idx[0]} (c={idx[1]}, '
+                        f't={idx[2]}, v={idx[3]}, m={idx[4]}); such a sequence has no class: fix or drop it',
+                        bad_samples)
 
     def _resolve_classes(self, num_classes: Optional[int]) -> Optional[List[str]]:
         if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
@@ -153,8 +170,8 @@ class PoseDataset(Dataset):
             return [str(i) for i in range(self.num_samples)], [-1] * self.num_samples
         names, labels = load_label_file(self.label_path)
         if len(labels) != self.num_samples:
-            raise ValueError(f'label file {self.label_path} has {len(labels)} labels but data file '
-                             f'{self.data_path} has N={self.num_samples} samples')
+            raise ValueError(f'label file {self.label_path} has {len(labels)} labels but {self.source} has '
+                             f'N={self.num_samples} samples')
         if self.num_classes is not None:
             bad = [(i, lb) for i, lb in enumerate(labels) if not 0 <= lb < self.num_classes]
             if bad:

@@ -26,7 +26,7 @@ from posecls.version import __version__
 
 from .backends.base import INPUT_NAME, OUTPUT_NAME
 from .backends.onnxruntime_backend import CLASSES_METADATA_KEY
-from .verify import max_abs_diff, torch_logits
+from .verify import check_parity
 
 MIN_OPSET = 12
 #: first opset exported with the dynamo exporter
@@ -193,23 +193,109 @@ def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Seque
         max_abs_diff=dict(random=None, real=None), num_real_samples=0 if real is None else int(real.shape[0]),
         atol=atol, classes=list(classes) if classes else None, file_bytes=len(data))
     if verify:
-        import onnxruntime as ort
-
-        session = ort.InferenceSession(data, providers=['CPUExecutionProvider'])
-        rand = torch.randn((3 if dynamic_batch else 1, ) + shape, generator=torch.Generator().manual_seed(1)).numpy()
-        step = None if dynamic_batch else 1  # a fixed-batch model takes one sequence per run
-        for name, x in (('random', rand), ('real', real)):
-            if x is None:
-                continue
-            ref = torch_logits(model, x)
-            chunks = [x] if step is None else [x[i:i + step] for i in range(x.shape[0])]
-            got = np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: c})[0] for c in chunks])
-            report['max_abs_diff'][name] = max_abs_diff(ref, got)
-        worst = max(v for v in report['max_abs_diff'].values() if v is not None)
-        if not worst <= atol:
+        from .backends.onnxruntime_backend import OnnxRuntimeBackend
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix='.onnx_export_') as tmp:
+            tmp_path = osp.join(tmp, 'model.onnx')
+            atomic_write_bytes(tmp_path, data)
+            backend = OnnxRuntimeBackend(tmp_path, device='cpu')
+            parity = check_parity(model, backend, real, atol=atol, num_random=3 if dynamic_batch else 1, seed=1)
+            del backend
+        report['max_abs_diff'].update(parity['max_abs_diff'])
+        report['top1_agreement'] = parity['top1_agreement']
+        if not parity['passed']:
+            worst = max(parity['max_abs_diff'].values())
             raise ValueError(f'ONNX Runtime output differs from PyTorch by {worst:.3g} > atol={atol:g} '
                              f'({report["max_abs_diff"]}); {onnx_file} was not written')
     atomic_write_bytes(onnx_file, data)
+    return report
+
+
+def test_clip_len(model: nn.Module) -> Optional[int]:
+    """``clip_len`` of a single-clip ``UniformSample`` in the model config's test pipeline (the T the model sees)."""
+    cfg = getattr(model, 'cfg', None)
+    try:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+    except AttributeError:
+        return None
+    for t in pipeline or []:
+        if isinstance(t, dict) and t.get('type') == 'UniformSample' and t.get('num_clips', 1) == 1:
+            return int(t['clip_len'])
+    return None
+
+
+def export_input_shape(model: nn.Module) -> Tuple[int, int, int, int]:
+    """(C, T, V, M) to export: :func:`default_input_shape`, T = the test pipeline's ``clip_len`` if it resamples."""
+    shape = default_input_shape(model)
+    clip_len = test_clip_len(model)
+    return shape if clip_len is None else (shape[0], clip_len) + tuple(shape[2:])
+
+
+def default_verify_data(model: nn.Module, shape: Sequence[int]) -> Union[None, str, np.ndarray]:
+    """Real data for the parity check, from the model config's test set.
+
+    Returns:
+        The test ``.npy`` path when its (C, T, V, M) equals ``shape``; else its first
+        samples after the test pipeline when those have the shape (recipes that
+        resample and normalise); else None (a note is printed).
+    """
+    cfg = getattr(model, 'cfg', None)
+    try:
+        path = cfg.test_dataloader.dataset.data_path
+    except AttributeError:
+        return None
+    if not path or not isinstance(path, str) or not osp.isfile(path):
+        return None
+    arr = np.load(path, mmap_mode='r', allow_pickle=False)
+    if arr.ndim == 5 and tuple(arr.shape[1:]) == tuple(shape):
+        return path
+    from posecls.registry import DATASETS
+    from posecls.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    samples = [dataset[i]['inputs'].numpy() for i in range(min(MAX_VERIFY_SAMPLES, len(dataset)))]
+    processed = np.stack(samples).astype(np.float32)
+    if tuple(processed.shape[1:]) == tuple(shape):
+        return processed
+    print(f'note: test data {path} has shape {arr.shape[1:]} != export input {tuple(shape)}, also after the test '
+          'pipeline; real-data parity skipped (pass verify_data / --verify-data)', flush=True)
+    return None
+
+
+def export_checkpoint(config: Any, checkpoint: str, onnx_file: str, *, device: str = 'cpu',
+                      cfg_options: Optional[dict] = None, input_shape: Optional[Sequence[int]] = None,
+                      verify: bool = True, verify_data: Union[None, str, np.ndarray] = None,
+                      **export_kwargs: Any) -> Dict[str, Any]:
+    """Export a checkpoint as configured: what ``tools/deployment/export_onnx.py`` and ``posecls export`` run.
+
+    The input shape defaults to :func:`export_input_shape` (the graph layout's T, or the
+    test pipeline's ``clip_len``) and the parity data to :func:`default_verify_data`.
+
+    Args:
+        config: Config path, Config or dict (``model`` and, for the defaults, ``test_dataloader``).
+        checkpoint: Weights for the config's classes.
+        onnx_file: Output path.
+        device: Device of the PyTorch model during export.
+        cfg_options: Config overrides.
+        input_shape: (C, T, V, M) instead of the default.
+        verify: Run the ONNX Runtime parity check.
+        verify_data: Real sequences (array or ``.npy``) instead of the default.
+        **export_kwargs: :func:`export_onnx` options (``opset``, ``dynamic_batch``, ``use_einsum``, ``force``,
+            ``atol``).
+
+    Returns:
+        :func:`export_onnx`'s report plus ``verify_data`` (what real data was compared).
+    """
+    if osp.exists(onnx_file) and not export_kwargs.get('force', False):
+        raise FileExistsError(f'{onnx_file} exists; pass force=True (--force) to overwrite it')
+    from posecls.apis.inference import init_recognizer
+    model = init_recognizer(config, checkpoint, device=device, cfg_options=cfg_options)
+    shape = tuple(input_shape) if input_shape else export_input_shape(model)
+    data = None
+    if verify:
+        data = verify_data if verify_data is not None else default_verify_data(model, shape)
+    report = export_onnx(model, onnx_file, input_shape=shape, verify=verify, verify_data=data, **export_kwargs)
+    report['verify_data'] = data if data is None or isinstance(data, str) else (
+        f'{len(data)} test samples after the config pipeline')
     return report
 
 

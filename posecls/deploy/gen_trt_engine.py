@@ -156,3 +156,46 @@ def build_trt_engine(onnx_file: str, engine_file: str, *, fp16: bool = True, min
     with atomic_open(settings_path(engine_file), 'w') as f:
         json.dump(settings, f, indent=2)
     return settings
+
+
+def verify_engine(engine_file: str, reference: Any = None, data: Any = None, atol: Optional[float] = None,
+                  device: str = 'cuda') -> Dict[str, Any]:
+    """Check a built engine against a reference model and record the result in ``<engine>.json``.
+
+    Args:
+        engine_file: Engine from :func:`build_trt_engine`.
+        reference: The model to compare with: a recognizer (``init_recognizer``) or a
+            backend; default ONNX Runtime on the ONNX file the engine was built from.
+        data: Real sequences (N, C, T, V, M) (array or ``.npy`` path; first 16 used).
+        atol: Tolerance (default :data:`FP16_ATOL` for fp16 engines, :data:`FP32_ATOL` for fp32).
+        device: GPU of the engine.
+
+    Returns:
+        :func:`posecls.deploy.verify.check_parity`'s report.
+
+    Raises:
+        ValueError: the engine differs from the reference by more than ``atol`` (the settings
+            JSON records the failed check too).
+    """
+    import numpy as np
+
+    from .backends import init_backend
+    from .verify import FP16_ATOL, FP32_ATOL, check_parity
+    with open(settings_path(engine_file)) as f:
+        settings = json.load(f)
+    if reference is None:
+        reference = init_backend(settings['onnx_file'], device='cpu')
+    if isinstance(data, str):
+        data = np.load(data, mmap_mode='r', allow_pickle=False)
+    if data is not None:
+        data = np.asarray(data[:16], dtype=np.float32)
+    if atol is None:
+        atol = FP16_ATOL if settings['precision'] == 'fp16' else FP32_ATOL
+    parity = check_parity(reference, init_backend(engine_file, device=device), data, atol=atol)
+    settings['parity'] = parity
+    with atomic_open(settings_path(engine_file), 'w') as f:
+        json.dump(settings, f, indent=2)
+    if not parity['passed']:
+        raise ValueError(f'TensorRT engine {engine_file} differs from the reference by more than atol={atol}: '
+                         f"max abs diff {parity['max_abs_diff']}")
+    return parity

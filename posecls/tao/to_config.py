@@ -77,6 +77,11 @@ def _loader(spec: Dict[str, Any], dataset: Dict[str, Any], train: bool) -> Dict[
     return loader
 
 
+def test_loader(spec: Dict[str, Any], dataset: Dict[str, Any]) -> Dict[str, Any]:
+    """A test/validation dataloader (no shuffling) of ``dataset``."""
+    return _loader(spec, dataset, train=False)
+
+
 def optim_wrapper_config(spec: Dict[str, Any]) -> Dict[str, Any]:
     """``optim_wrapper``: SGD(lr, momentum, nesterov, weight_decay) (or Adam/Adamax) and L2 gradient clipping."""
     tr, opt = spec['train'], spec['train']['optim']

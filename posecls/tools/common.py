@@ -2,6 +2,7 @@
 import os
 import os.path as osp
 import sys
+import uuid
 from typing import Optional
 
 from mmengine.config import Config, DictAction
@@ -41,8 +42,15 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the config's runner (``runner_type``, PoseRunner by default)."""
+    """Build the config's runner (``runner_type``, PoseRunner by default).
+
+    The experiment name (``experiment_name``, else the config file name) gets a random suffix:
+    mmengine names its logger, message hub and visualizer singletons ``<name>_<timestamp in
+    seconds>``, so two runs built in the same second would otherwise share (and mix) them.
+    """
     register_all_modules(init_default_scope=False)
     if 'runner_type' not in cfg:
         cfg.runner_type = 'PoseRunner'
+    stem = cfg.get('experiment_name') or (osp.splitext(osp.basename(cfg.filename))[0] if cfg.filename else 'posecls')
+    cfg.experiment_name = f'{stem}.{uuid.uuid4().hex[:6]}'
     return RUNNERS.build(cfg)

@@ -1,13 +1,9 @@
 """Export a checkpoint to ONNX (TAO names/shapes), verify it against PyTorch with onnxruntime."""
 import argparse
 import json
-import os.path as osp
 from typing import Any, Dict, List, Optional
 
-import numpy as np
-
-from posecls.apis import init_recognizer
-from posecls.deploy.export_onnx import MAX_VERIFY_SAMPLES, default_input_shape, export_onnx, format_export_summary
+from posecls.deploy.export_onnx import export_checkpoint, format_export_summary
 from posecls.tools.common import DictAction
 from posecls.utils.atomic_io import atomic_open
 
@@ -39,72 +35,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _test_clip_len(model: Any) -> Optional[int]:
-    """``clip_len`` of a single-clip ``UniformSample`` in the config's test pipeline (the length the model sees)."""
-    cfg = getattr(model, 'cfg', None)
-    try:
-        pipeline = cfg.test_dataloader.dataset.pipeline
-    except AttributeError:
-        return None
-    for t in pipeline or []:
-        if isinstance(t, dict) and t.get('type') == 'UniformSample' and t.get('num_clips', 1) == 1:
-            return int(t['clip_len'])
-    return None
-
-
-def _pipeline_samples(model: Any, shape: tuple) -> Optional[np.ndarray]:
-    """The first test samples after the config's test pipeline, when they have the export shape."""
-    from posecls.registry import DATASETS
-    from posecls.utils import register_all_modules
-
-    register_all_modules(init_default_scope=False)
-    dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
-    samples = [dataset[i]['inputs'].numpy() for i in range(min(MAX_VERIFY_SAMPLES, len(dataset)))]
-    arr = np.stack(samples).astype(np.float32)
-    return arr if tuple(arr.shape[1:]) == tuple(shape) else None
-
-
-def _default_verify_data(model: Any, shape: tuple) -> Optional[Any]:
-    """Real data for the parity check: the config's test file when its (C, T, V, M) equals ``shape``, else its
-    first samples after the test pipeline (recipes that resample and normalise), else None."""
-    cfg = getattr(model, 'cfg', None)
-    try:
-        path = cfg.test_dataloader.dataset.data_path
-    except AttributeError:
-        return None
-    if not path or not osp.isfile(path):
-        return None
-    arr = np.load(path, mmap_mode='r', allow_pickle=False)
-    if arr.ndim == 5 and tuple(arr.shape[1:]) == tuple(shape):
-        return path
-    processed = _pipeline_samples(model, shape)
-    if processed is None:
-        print(f'note: test data {path} has shape {arr.shape[1:]} != export input {tuple(shape)}, also after the '
-              'test pipeline; real-data parity skipped (pass --verify-data)')
-    return processed
-
-
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     """Export and verify; prints the summary and returns the report."""
     args = parse_args(argv)
-    if osp.exists(args.out) and not args.force:
-        raise FileExistsError(f'{args.out} exists; pass --force to overwrite it')
-    model = init_recognizer(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
-    if args.input_shape:
-        shape = tuple(args.input_shape)
-    else:  # T from the layout, or the fixed length the config's test pipeline resamples to
-        shape = default_input_shape(model)
-        clip_len = _test_clip_len(model)
-        if clip_len is not None:
-            shape = (shape[0], clip_len) + tuple(shape[2:])
-    verify_data = None
-    if not args.no_verify:
-        verify_data = args.verify_data or _default_verify_data(model, shape)
-    report = export_onnx(model, args.out, input_shape=shape, opset=args.opset, dynamic_batch=args.batch_dynamic,
-                         use_einsum=not args.no_einsum, verify=not args.no_verify, verify_data=verify_data,
-                         force=args.force, atol=args.atol)
-    report['verify_data'] = verify_data if verify_data is None or isinstance(verify_data, str) else (
-        f'{len(verify_data)} test samples after the config pipeline')
+    report = export_checkpoint(args.config, args.checkpoint, args.out, device=args.device,
+                               cfg_options=args.cfg_options, input_shape=args.input_shape,
+                               verify=not args.no_verify, verify_data=args.verify_data, opset=args.opset,
+                               dynamic_batch=args.batch_dynamic, use_einsum=not args.no_einsum, force=args.force,
+                               atol=args.atol)
     print(format_export_summary(report), flush=True)
     if args.report:
         with atomic_open(args.report, 'w') as f:

@@ -2,8 +2,9 @@
 import argparse
 from typing import List, Optional
 
-from posecls.apis import class_names_of, inference_recognizer, init_recognizer, write_lines, write_ranked_scores
-from posecls.deploy.backends import init_backend, is_deployed_model
+from posecls.apis.inference import inference_recognizer, init_model
+from posecls.apis.outputs import top1_labels, write_lines, write_ranked_scores
+from posecls.tools.common import DictAction
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -17,19 +18,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--scores-out', help='also write TAO-Triton ranked logits: "idx, s0(i0)=label0, ..."')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. test_dataloader.dataset.pipeline.0.clip_len=64')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> List[str]:
     """Run inference; returns the predicted class names."""
     args = parse_args(argv)
-    if is_deployed_model(args.checkpoint):
-        model = init_backend(args.checkpoint, device=args.device, cfg=args.config)
-    else:
-        model = init_recognizer(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     logits = inference_recognizer(model, args.data, batch_size=args.batch_size)
     classes = model.dataset_meta.get('classes')
-    names = class_names_of(logits, classes)
+    names = top1_labels(logits, classes)
     write_lines(args.out, names)
     if args.scores_out:
         write_ranked_scores(args.scores_out, logits, classes)

@@ -43,8 +43,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     elif args.config:
         from mmengine.config import Config
 
-        from posecls.apis.inference import _classes_from_config
-        classes = _classes_from_config(Config.fromfile(args.config))
+        from posecls.apis.inference import classes_from_config
+        classes = classes_from_config(Config.fromfile(args.config))
     res = write_triton_repository(args.model_file, args.repo, model_name=args.model_name, platform=args.platform,
                                   classes=classes, max_batch_size=args.max_batch_size, version=args.version,
                                   instance_kind=args.instance_kind, instance_count=args.instance_count,

@@ -30,6 +30,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 
+class ClassCountError(CheckpointError):
+    """A checkpoint or exported model trained for another number of classes than the config's."""
+
+
 def _numpy_globals() -> List[Any]:
     # What pickled numpy arrays/scalars reference (HistoryBuffer holds arrays;
     # message-hub runtime info may hold numpy scalars). Files written under
@@ -210,6 +214,32 @@ def load_state_dict_any(path: str, map_location: Any = 'cpu') -> Tuple['OrderedD
     return sd, fmt, ckpt
 
 
+def checkpoint_num_classes(state_dict: Dict[str, Any]) -> Optional[int]:
+    """Classes of a posecls-keyed state_dict (rows of ``cls_head.fcn.weight``; None without a classifier)."""
+    w = state_dict.get('cls_head.fcn.weight')
+    return int(w.shape[0]) if hasattr(w, 'shape') and len(w.shape) else None
+
+
+def check_class_count(state_dict: Dict[str, Any], model_state: Dict[str, Any], checkpoint: str,
+                      allow_reinit: bool = False) -> None:
+    """Refuse a checkpoint trained for another number of classes than the model (unless fine-tuning).
+
+    Evaluation, inference, export and resume must use the classes the checkpoint was
+    trained for: a re-initialised classifier predicts at random.
+
+    Raises:
+        ClassCountError: naming both class counts and the ways out.
+    """
+    got, want = checkpoint_num_classes(state_dict), checkpoint_num_classes(model_state)
+    if allow_reinit or got is None or want is None or got == want:
+        return
+    raise ClassCountError(
+        f'{checkpoint} was trained for {got} classes but the config has {want} (model.cls_head.num_classes / '
+        'label_map): evaluation, inference, export and resume need the classes the checkpoint was trained for. '
+        'Use the config of that run, or, to fine-tune on new classes, start a training with load_from / '
+        'model.pretrained_model_path (the classifier is then re-initialised).')
+
+
 def load_weights(model: nn.Module, checkpoint: str, strict: bool = True, reinit_head: bool = True,
                  logger: Optional[MMLogger] = None, map_location: Any = 'cpu') -> Dict[str, Any]:
     """Load weights of any accepted format into a :class:`SkeletonRecognizer`.
@@ -223,7 +253,8 @@ def load_weights(model: nn.Module, checkpoint: str, strict: bool = True, reinit_
         model: The recognizer.
         checkpoint: Path of the checkpoint.
         strict: Fail on missing or unexpected keys (other than a re-initialised head).
-        reinit_head: Allow the class-count mismatch described above.
+        reinit_head: Allow the class-count mismatch described above (fine-tuning only;
+            otherwise a :class:`CheckpointError` names both class counts).
         logger: Where warnings go. Defaults to the current mmengine logger.
         map_location: Passed to ``torch.load``.
 
@@ -234,6 +265,7 @@ def load_weights(model: nn.Module, checkpoint: str, strict: bool = True, reinit_
     logger = logger or MMLogger.get_current_instance()
     sd, fmt, ckpt = load_state_dict_any(checkpoint, map_location=map_location)
     own = model.state_dict()
+    check_class_count(sd, own, checkpoint, allow_reinit=reinit_head)
     reinit, mismatched = [], []
     for k, v in list(sd.items()):
         if k in own and hasattr(v, 'shape') and tuple(v.shape) != tuple(own[k].shape):

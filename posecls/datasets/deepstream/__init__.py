@@ -13,7 +13,7 @@ from .labels import LabelRule, load_label_rules
 from .options import POSE_TYPES, TAO_DEFAULTS, ConvertOptions
 from .reader import DeepStreamJsonReader, ReadReport, StopInfo
 from .segments import (InferenceInputs, apply_actions, assign_segments, build_inference_inputs, load_pose_json,
-                       top1_labels, write_results_json)
+                       write_results_json)
 from .synthetic import generate_deepstream_json, ground_truth_labels
 from .tracks import Track, read_tracks, split_positions
 from .windows import fill_windows, window_bounds
@@ -21,5 +21,5 @@ from .windows import fill_windows, window_bounds
 __all__ = ['convert', 'format_summary', 'resolve_inputs', 'pose_features', 'LabelRule', 'load_label_rules',
            'ConvertOptions', 'TAO_DEFAULTS', 'POSE_TYPES', 'DeepStreamJsonReader', 'ReadReport', 'StopInfo',
            'InferenceInputs', 'apply_actions', 'assign_segments', 'build_inference_inputs', 'load_pose_json',
-           'top1_labels', 'write_results_json', 'generate_deepstream_json', 'ground_truth_labels', 'Track',
+           'write_results_json', 'generate_deepstream_json', 'ground_truth_labels', 'Track',
            'read_tracks', 'split_positions', 'fill_windows', 'window_bounds']

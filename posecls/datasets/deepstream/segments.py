@@ -15,7 +15,7 @@ Usage (inference on a JSON file)::
     inputs = build_inference_inputs('demo_3dbp.json')                # sequences (N, C, 300, V, 1), segments
     logits = model(inputs.sequences)                                  # (N, K)
     pose_data, report = load_pose_json('demo_3dbp.json')
-    apply_actions(pose_data, inputs.segments, top1_labels(logits, classes))
+    apply_actions(pose_data, inputs.segments, top1_labels(logits, classes))  # posecls.apis.outputs
     write_results_json('results/results.json', pose_data)
 """
 import json
@@ -66,19 +66,6 @@ def assign_segments(tracks: Mapping[Any, Sequence[int]], sequence_length: int = 
                     out[(oid, fn)] = seg
             seg += 1
     return out
-
-
-def top1_labels(logits: np.ndarray, classes: Sequence[str]) -> List[str]:
-    """Class name of the largest logit of each row (Triton classification, class_count >= 1, first of ties).
-
-    Args:
-        logits: (N, K) scores.
-        classes: K class names in index order.
-    """
-    logits = np.asarray(logits)
-    if logits.ndim != 2 or logits.shape[1] != len(classes):
-        raise ValueError(f'logits of shape {logits.shape} do not match {len(classes)} classes')
-    return [classes[i] for i in np.argmax(logits, axis=1).tolist()]
 
 
 def apply_actions(pose_data: List[dict], segments: Mapping[Tuple[Any, int], int], actions: Sequence[str]) -> List[dict]:

@@ -50,8 +50,8 @@ def init_backend(model_file: str, device: str = 'cpu', classes: Optional[Sequenc
     else:
         raise ValueError(f'{model_file}: unknown model type; expected one of {ONNX_SUFFIXES + TRT_SUFFIXES}')
     if backend.dataset_meta.get('classes') is None and cfg is not None:
-        from posecls.apis.inference import _classes_from_config
-        backend.dataset_meta['classes'] = _classes_from_config(cfg)
+        from posecls.apis.inference import classes_from_config
+        backend.dataset_meta['classes'] = classes_from_config(cfg)
     return backend
 
 

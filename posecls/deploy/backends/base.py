@@ -24,6 +24,7 @@ class Backend(abc.ABC):
         input_shape: ``(C, T, V, M)`` the model accepts (the batch axis is dynamic).
         max_batch: Largest batch one call to the runtime takes (None: unlimited);
             :meth:`infer` splits larger inputs.
+        output_size: K, the number of logits per sequence, when the model file states it (None: unknown).
         dataset_meta: ``dict(classes=[...] or None)``.
         cfg: Optional config whose ``test_dataloader`` pipeline
             ``inference_recognizer`` applies (None: no pipeline).
@@ -33,16 +34,19 @@ class Backend(abc.ABC):
     name: str = 'backend'
 
     def __init__(self, model_file: str, input_shape: Sequence[int], classes: Optional[Sequence[str]] = None,
-                 max_batch: Optional[int] = None, cfg: Any = None) -> None:
+                 max_batch: Optional[int] = None, cfg: Any = None, output_size: Optional[int] = None) -> None:
         self.model_file = model_file
         self.input_shape: Tuple[int, ...] = tuple(int(d) for d in input_shape)
         self.max_batch = max_batch
+        self.output_size = output_size
         self.dataset_meta: Dict[str, Optional[List[str]]] = dict(classes=list(classes) if classes else None)
         self.cfg = cfg
 
     @property
     def num_classes(self) -> Optional[int]:
-        """Number of classes when known from ``dataset_meta``."""
+        """Number of classes: the model's output size, else the length of ``dataset_meta['classes']``."""
+        if self.output_size is not None:
+            return self.output_size
         classes = self.dataset_meta.get('classes')
         return len(classes) if classes else None
 

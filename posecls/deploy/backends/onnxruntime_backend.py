@@ -72,9 +72,10 @@ class OnnxRuntimeBackend(Backend):
             meta = self.session.get_modelmeta().custom_metadata_map
             if CLASSES_METADATA_KEY in meta:
                 classes = json.loads(meta[CLASSES_METADATA_KEY])
-        batch = shape[0]
+        batch, out_shape = shape[0], outputs[0].shape
+        out_size = out_shape[-1] if len(out_shape) == 2 and isinstance(out_shape[-1], int) else None
         super().__init__(model_file, shape[1:], classes=classes, cfg=cfg,
-                         max_batch=batch if isinstance(batch, int) else None)
+                         max_batch=batch if isinstance(batch, int) else None, output_size=out_size)
         self.device = device
         self.io_names = (self.input_name, self.output_name)
         self.standard_names = self.io_names == (INPUT_NAME, OUTPUT_NAME)

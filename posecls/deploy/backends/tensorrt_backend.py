@@ -69,7 +69,10 @@ class TensorRTBackend(Backend):
         self.settings = settings
         if classes is None:
             classes = settings.get('classes')
-        super().__init__(model_file, shape[1:], classes=classes, max_batch=int(max_shape[0]), cfg=cfg)
+        out_shape = tuple(self.engine.get_tensor_shape(self.output_name))
+        out_size = int(out_shape[-1]) if len(out_shape) == 2 and out_shape[-1] > 0 else None
+        super().__init__(model_file, shape[1:], classes=classes, max_batch=int(max_shape[0]), cfg=cfg,
+                         output_size=out_size)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         import torch

@@ -28,7 +28,8 @@ class PoseRunner(Runner):
           posecls-encrypted checkpoints are decrypted with the active
           passphrase (``posecls.utils.encryption``);
         * ``load_from`` accepts posecls, TAO Lightning and original ST-GCN
-          weights; a classifier of another class count is re-initialised;
+          weights; a classifier of another class count is re-initialised when
+          training (fine-tuning) and refused by ``test()`` / ``val()`` and resume;
         * ``resume=True`` without ``load_from`` resumes from
           ``<work_dir>/pc_model_latest.pth`` (TAO's auto-resume), falling back
           to mmengine's ``last_checkpoint``; nothing found -> fresh start;
@@ -43,6 +44,8 @@ class PoseRunner(Runner):
     """
 
     is_resuming: bool = False
+    #: True inside test() / val(): load_from must then fit the classes exactly (no re-initialised classifier)
+    _evaluating: bool = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -138,7 +141,7 @@ class PoseRunner(Runner):
             self.logger.info(f'Load checkpoint from {filename}')
             return checkpoint
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        report = load_weights(model, filename, strict=strict, logger=self.logger,
+        report = load_weights(model, filename, strict=strict, logger=self.logger, reinit_head=not self._evaluating,
                               map_location='cpu' if map_location == 'default' else map_location)
         checkpoint = report['checkpoint']
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
@@ -154,3 +157,18 @@ class PoseRunner(Runner):
                              f'(batch_size={bs} per process, world size {self.world_size}, drop_last); lower '
                              'train_dataloader.batch_size or add data')
         return super().train()
+
+    def test(self) -> dict:
+        """mmengine's test loop; ``load_from`` must be trained for the config's classes."""
+        return self._evaluate(super().test)
+
+    def val(self) -> dict:
+        """mmengine's validation loop; ``load_from`` must be trained for the config's classes."""
+        return self._evaluate(super().val)
+
+    def _evaluate(self, loop: Callable[[], dict]) -> dict:
+        self._evaluating = True
+        try:
+            return loop()
+        finally:
+            self._evaluating = False

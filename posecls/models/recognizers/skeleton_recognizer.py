@@ -4,10 +4,9 @@ from typing import Dict, List, Optional, Union
 import torch
 from mmengine.model import BaseModel
 
+from posecls.models.recognizers.predictions import check_average_clips, pack_predictions
 from posecls.registry import MODELS
 from posecls.structures import PoseDataSample
-
-AVERAGE_CLIPS = ('prob', 'score')
 
 
 @MODELS.register_module()
@@ -20,7 +19,7 @@ class SkeletonRecognizer(BaseModel):
         data_preprocessor: Preprocessor config. Defaults to ``SkeletonDataPreprocessor``.
         average_clips: How test-time clips of one sample are merged when the
             input is (N, clips, C, T, V, M): ``'prob'`` averages softmax scores,
-            ``'score'`` averages logits.
+            ``'score'`` averages logits (:mod:`posecls.models.recognizers.predictions`).
         init_cfg: mmengine init config.
 
     Modes of :meth:`forward`:
@@ -39,9 +38,7 @@ class SkeletonRecognizer(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.cls_head = MODELS.build(cls_head)
-        if average_clips not in AVERAGE_CLIPS:
-            raise ValueError(f'average_clips must be one of {AVERAGE_CLIPS}, got {average_clips!r}')
-        self.average_clips = average_clips
+        self.average_clips = check_average_clips(average_clips)
 
     @property
     def num_classes(self) -> int:
@@ -74,19 +71,8 @@ class SkeletonRecognizer(BaseModel):
                 data_samples = [ds for ds in data_samples for _ in range(nc)]
             return self.cls_head.loss(self.extract_feat(inputs), data_samples)
         clip_logits = self._logits_per_clip(inputs)  # (N, clips, num_classes)
-        logits = clip_logits.mean(dim=1)
         if mode == 'tensor':
-            return logits
+            return clip_logits.mean(dim=1)
         if mode == 'predict':
-            if self.average_clips == 'prob':
-                scores = clip_logits.softmax(dim=-1).mean(dim=1)
-            else:
-                scores = logits.softmax(dim=-1)
-            if data_samples is None:
-                data_samples = [PoseDataSample() for _ in range(logits.size(0))]
-            for ds, lg, sc in zip(data_samples, logits.detach(), scores.detach()):
-                ds.pred_logits = lg
-                ds.pred_score = sc
-                ds.pred_label = sc.argmax()
-            return data_samples
+            return pack_predictions(clip_logits, self.average_clips, data_samples)
         raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")

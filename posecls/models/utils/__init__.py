@@ -5,4 +5,5 @@ from .graph_conv import GCN_IMPLS, ConvTemporalGraphical
 from .tcn import MSTCN, MSTCN_BRANCHES, MultiScaleTCN, UnitTCN
 
 __all__ = ['ConvTemporalGraphical', 'GCN_IMPLS', 'AdaptiveGraphConv', 'ADAPTIVE_MODES', 'CTRGC', 'CTRGraphConv',
-           'SkeletonInputBN', 'normalize_skeleton_input', 'DATA_BN_TYPES', 'MSTCN', 'MSTCN_BRANCHES', 'MultiScaleTCN', 'UnitTCN']
+           'SkeletonInputBN', 'normalize_skeleton_input', 'DATA_BN_TYPES', 'MSTCN', 'MSTCN_BRANCHES', 'MultiScaleTCN',
+           'UnitTCN']

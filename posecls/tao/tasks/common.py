@@ -1,11 +1,8 @@
-"""Helpers shared by the evaluate, inference and export tasks."""
-import os.path as osp
+"""Helpers shared by the evaluate, inference and export tasks: spec -> config, devices, class names."""
 from typing import Any, Dict, List, Optional
 
-from posecls.tao.checks import BACKEND_SUFFIXES
 from posecls.tao.devices import DevicePlan, plan_devices, set_cuda_device
-from posecls.tao.optional import require
-from posecls.tao.to_config import model_config, num_joints_of
+from posecls.tao.spec import task_results_dir
 
 
 def class_names(spec: Dict[str, Any]) -> List[str]:
@@ -31,44 +28,28 @@ def single_device(spec: Dict[str, Any], task: str) -> DevicePlan:
     return plan
 
 
-def open_dataset(spec: Dict[str, Any], paths: Dict[str, Optional[str]], with_labels: bool = True):
-    """A PoseDataset on ``paths`` checked against the spec's layout, channels and classes (no transforms)."""
-    from posecls.datasets import PoseDataset
-    from posecls.utils import register_all_modules
-    register_all_modules()
-    ds = spec['dataset']
-    return PoseDataset(paths['data_path'], paths['label_path'] if with_labels else None, label_map=ds['label_map'],
-                       num_classes=ds['num_classes'], num_joints=num_joints_of(spec['model']['graph_layout']),
-                       num_channels=spec['model']['input_channels'])
+def task_config(spec: Dict[str, Any], task: str, test_paths: Optional[Dict[str, Optional[str]]] = None):
+    """The mmengine config of a checked spec for ``task`` (what ``configs/`` would give for the same run).
 
-
-def build_model(spec: Dict[str, Any], checkpoint: Optional[str], device: str = 'cpu'):
-    """The spec's recognizer with weights from ``checkpoint`` (any posecls-readable format).
-
-    The class count must match the checkpoint: evaluation with a re-initialised
-    classifier would be meaningless, so a mismatch is an error here.
+    Args:
+        spec: Checked spec.
+        task: ``'evaluate'``, ``'inference'`` or ``'export'``: the work dir is its results dir,
+            the test loader uses ``<task>.batch_size``.
+        test_paths: ``{data_path, label_path}`` of the sequences the task runs on (TAO's
+            ``<task>.test_dataset``); default: the spec's evaluation / validation set.
     """
-    from posecls.apis import init_recognizer
-    from posecls.utils.checkpoint import load_weights
-    config = dict(model=model_config(spec),
-                  test_dataloader=dict(dataset=dict(label_map=spec['dataset']['label_map'],
-                                                    pipeline=[dict(type='PackPoseInputs')])))
-    model = init_recognizer(config, None, device='cpu')
-    if checkpoint is not None:
-        load_weights(model, checkpoint, strict=True, reinit_head=False)
-    return model.to(device).eval()
+    from posecls.tao.to_config import dataset_config, spec_to_config, test_loader
+    cfg = spec_to_config(spec, task_results_dir(spec, task))
+    if test_paths is not None and test_paths.get('data_path') is not None:
+        cfg.test_dataloader = test_loader(spec, dataset_config(spec, test_paths, [dict(type='PackPoseInputs')]))
+        cfg.test_cfg = dict(type='TestLoop')
+    if cfg.get('test_dataloader'):
+        cfg.test_dataloader.batch_size = batch_size(spec, task) if 'batch_size' in spec[task] else \
+            spec['dataset']['batch_size']
+    return cfg
 
 
-def is_backend_file(path: Optional[str]) -> bool:
-    """An ONNX / TensorRT file rather than a PyTorch checkpoint."""
-    return path is not None and path.lower().endswith(BACKEND_SUFFIXES)
-
-
-def load_model_or_backend(spec: Dict[str, Any], task: str, device: str):
-    """The PyTorch model, or a posecls.deploy backend for ``trt_engine`` / an .onnx/.engine checkpoint."""
+def task_checkpoint(spec: Dict[str, Any], task: str) -> str:
+    """``<task>.trt_engine`` (a TensorRT engine or ONNX file) when set, else ``<task>.checkpoint``."""
     sec = spec[task]
-    path = sec['trt_engine'] or sec['checkpoint']
-    if is_backend_file(path) or sec['trt_engine']:
-        init_backend = require('posecls.deploy', 'init_backend', f'running {task} on {osp.basename(path)}')
-        return init_backend(path, device=device, classes=class_names(spec))
-    return build_model(spec, path, device)
+    return sec.get('trt_engine') or sec['checkpoint']

@@ -1,10 +1,14 @@
-"""``posecls export``: the checkpoint as ONNX (input ``input``, output ``fc_pred``), through posecls.deploy."""
+"""``posecls export``: the checkpoint as ONNX (input ``input``, output ``fc_pred``), verified with ONNX Runtime.
+
+The spec becomes a config and :func:`posecls.deploy.export_onnx.export_checkpoint` exports
+it exactly as ``tools/deployment/export_onnx.py`` does (input T from the layout or the
+test pipeline's ``clip_len``, parity on random and on the spec's evaluation data).
+"""
 import os.path as osp
 from typing import Any, Dict
 
-from posecls.tao.optional import require
 from posecls.tao.spec import task_results_dir
-from posecls.tao.tasks.common import build_model, single_device
+from posecls.tao.tasks.common import single_device, task_config
 
 
 def onnx_path(spec: Dict[str, Any]) -> str:
@@ -17,16 +21,18 @@ def onnx_path(spec: Dict[str, Any]) -> str:
 
 
 def run(spec: Dict[str, Any], argv=None) -> Dict[str, Any]:
-    """Export; returns posecls.deploy.export_onnx's report plus ``onnx_file``."""
+    """Export; returns the export report plus ``onnx_file``."""
+    from posecls.deploy.export_onnx import export_checkpoint, format_export_summary
+    from posecls.tao.errors import SpecError
+
     ex = spec['export']
-    export_onnx = require('posecls.deploy', 'export_onnx', 'posecls export (ONNX)')
     out = onnx_path(spec)
     if osp.exists(out) and not ex['force']:
-        from posecls.tao.errors import SpecError
         raise SpecError(f'export.onnx_file: {out} already exists; remove it or set export.force=true')
     plan = single_device(spec, 'export')
-    model = build_model(spec, ex['checkpoint'], plan.device)
-    report = export_onnx(model, out, opset=ex['opset'], dynamic_batch=ex['dynamic_batch'],
-                         use_einsum=ex['use_einsum'], verify=ex['verify'], force=ex['force'])
+    report = export_checkpoint(task_config(spec, 'export'), ex['checkpoint'], out, device=plan.device,
+                               verify=ex['verify'], opset=ex['opset'], dynamic_batch=ex['dynamic_batch'],
+                               use_einsum=ex['use_einsum'], force=ex['force'])
+    print(format_export_summary(report), flush=True)
     print(f'Exported {ex["checkpoint"]} to {out}', flush=True)
-    return dict(report or {}, onnx_file=out)
+    return dict(report, onnx_file=out)

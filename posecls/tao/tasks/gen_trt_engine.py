@@ -1,10 +1,13 @@
-"""``posecls gen_trt_engine``: a TensorRT engine from the exported ONNX (posecls.deploy; TAO has no such task)."""
+"""``posecls gen_trt_engine``: a TensorRT engine from the exported ONNX, checked against ONNX Runtime.
+
+The same :func:`posecls.deploy.gen_trt_engine.build_trt_engine` and :func:`verify_engine`
+as ``tools/deployment/gen_trt_engine.py`` (TAO has no such task).
+"""
 import os.path as osp
 from typing import Any, Dict
 
 from posecls.tao.devices import plan_devices, set_cuda_device
 from posecls.tao.errors import TaskNotAvailable
-from posecls.tao.optional import require
 from posecls.tao.spec import task_results_dir
 
 
@@ -18,17 +21,19 @@ def engine_path(spec: Dict[str, Any]) -> str:
 
 
 def run(spec: Dict[str, Any], argv=None) -> Dict[str, Any]:
-    """Build the engine; returns posecls.deploy.build_trt_engine's report plus ``trt_engine``."""
+    """Build the engine and check its parity; returns the build settings plus ``parity`` and ``trt_engine``."""
     g, trt = spec['gen_trt_engine'], spec['gen_trt_engine']['tensorrt']
-    build = require('posecls.deploy', 'build_trt_engine', 'posecls gen_trt_engine (TensorRT)')
     plan = plan_devices('gen_trt_engine', [g['gpu_id']], multi_gpu=False)
     if plan.mode == 'cpu':
         raise TaskNotAvailable('posecls gen_trt_engine needs a CUDA GPU (TensorRT builds engines on the GPU that '
                                'runs them); none is visible')
     set_cuda_device(plan)
+    from posecls.deploy.gen_trt_engine import build_trt_engine, verify_engine
     out = engine_path(spec)
-    report = build(g['onnx_file'], out, fp16=trt['data_type'] == 'fp16', min_batch=trt['min_batch_size'],
-                   opt_batch=trt['opt_batch_size'], max_batch=trt['max_batch_size'],
-                   workspace_mib=trt['workspace_size'], force=g['force'])
-    print(f"TensorRT engine written to {out}", flush=True)
-    return dict(report or {}, trt_engine=out)
+    report = build_trt_engine(g['onnx_file'], out, fp16=trt['data_type'] == 'fp16', min_batch=trt['min_batch_size'],
+                              opt_batch=trt['opt_batch_size'], max_batch=trt['max_batch_size'],
+                              workspace_mib=trt['workspace_size'], force=g['force'])
+    print(f'TensorRT engine written to {out}', flush=True)
+    parity = verify_engine(out, device=plan.device)
+    print(f"parity vs ONNX Runtime: max abs diff {parity['max_abs_diff']} (atol {parity['atol']})", flush=True)
+    return dict(report, parity=parity, trt_engine=out)

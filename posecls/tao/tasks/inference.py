@@ -2,17 +2,20 @@
 
 With ``inference.output_scores=true`` it also writes TAO-Triton's ranked lines
 ``idx, s0(i0)=label0, ...`` (logits, descending, all classes). No label file is needed.
+The spec becomes a config and the sequences go through the one inference loop
+(:func:`posecls.apis.inference_recognizer`), as in ``tools/inference.py``.
 """
 import os.path as osp
 from typing import Any, Dict
 
 from posecls.tao.spec import task_results_dir
-from posecls.tao.tasks.common import batch_size, class_names, load_model_or_backend, open_dataset, single_device
+from posecls.tao.tasks.common import batch_size, class_names, single_device, task_checkpoint, task_config
 
 
 def run(spec: Dict[str, Any], argv=None) -> Dict[str, Any]:
     """Classify ``inference.test_dataset.data_path``; returns ``dict(predictions, output_file, scores_file)``."""
-    from posecls.apis import class_names_of, inference_recognizer, write_lines, write_ranked_scores
+    from posecls.apis.inference import inference_recognizer, init_model
+    from posecls.apis.outputs import top1_labels, write_lines, write_ranked_scores
 
     inf = spec['inference']
     out_dir = task_results_dir(spec, 'inference')
@@ -20,10 +23,10 @@ def run(spec: Dict[str, Any], argv=None) -> Dict[str, Any]:
     scores_file = (inf['scores_file'] or osp.join(out_dir, 'results.txt')) if inf['output_scores'] else None
     plan = single_device(spec, 'inference')
     classes = class_names(spec)
-    dataset = open_dataset(spec, inf['test_dataset'], with_labels=inf['test_dataset']['label_path'] is not None)
-    model = load_model_or_backend(spec, 'inference', plan.device)
-    logits = inference_recognizer(model, dataset.data, batch_size=batch_size(spec, 'inference'))
-    names = class_names_of(logits, classes)
+    cfg = task_config(spec, 'inference', inf['test_dataset'])
+    model = init_model(cfg, task_checkpoint(spec, 'inference'), device=plan.device)
+    logits = inference_recognizer(model, inf['test_dataset']['data_path'], batch_size=batch_size(spec, 'inference'))
+    names = top1_labels(logits, classes)
     write_lines(output_file, names)
     if scores_file:
         write_ranked_scores(scores_file, logits, classes)

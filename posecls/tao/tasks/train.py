@@ -4,7 +4,6 @@ Resume precedence (TAO): ``train.resume_training_checkpoint_path``, else
 ``<train results_dir>/pc_model_latest.pth`` when it exists, else a fresh start
 from ``model.pretrained_model_path`` (or random weights).
 """
-import datetime
 import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -35,7 +34,7 @@ def build_train_runner(spec: Dict[str, Any], launcher: str = 'none'):
     work_dir = task_results_dir(spec, 'train')
     cfg = spec_to_config(spec, work_dir)
     cfg.launcher = launcher
-    cfg.experiment_name = 'train_' + datetime.datetime.now().strftime('%Y%m%d_%H%M%S_%f')
+    cfg.experiment_name = 'train'
     cfg.load_from, cfg.resume, reason = initial_weights(spec, work_dir)
     print(reason, flush=True)
     return build_runner(cfg)
