@@ -141,7 +141,7 @@ def test_rank0_alone_writes_checkpoints_and_logs(setup, run_a):
     stamps = [d for d in top if osp.isdir(osp.join(work, d))]
     assert len(stamps) == 1, top
     assert sorted(set(top) - set(stamps)) == ['cfg.py', 'last_checkpoint', 'model_epoch_001.pth',
-                                              'model_epoch_002.pth', 'pc_model_latest.pth']
+                                              'model_epoch_002.pth', 'pc_model_latest.pth', 'training_history.json']
     assert osp.realpath(osp.join(work, 'pc_model_latest.pth')) == osp.join(work, 'model_epoch_002.pth')
     logs = glob.glob(osp.join(work, '**', '*.log'), recursive=True)
     assert [osp.basename(p) for p in logs] == [f'{stamps[0]}.log']

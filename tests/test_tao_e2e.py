@@ -194,7 +194,7 @@ def test_auto_resume_from_latest(trained, tmp_path, capsys):
     before = _mtimes(wd)
     assert main(['train', '-e', SEED_SPEC, *common, f'results_dir={tmp_path}', 'train.num_epochs=3',
                  'train.checkpoint_interval=1']) == 0
-    assert f'Resuming training from {osp.realpath(osp.join(wd, "model_epoch_002.pth"))}' in capsys.readouterr().out
+    assert f'({osp.realpath(osp.join(wd, "model_epoch_002.pth"))})' in capsys.readouterr().out  # Auto-resuming ...
     after = _mtimes(wd)
     assert {k: after[k] for k in before} == before  # epochs 1-2 were not trained again
     assert 'model_epoch_003.pth' in after

@@ -22,6 +22,7 @@ from posecls.datasets.pose_dataset import PoseDataset, classes_from_label_map, l
 from posecls.registry import MODELS
 from posecls.utils import register_all_modules
 from posecls.utils.checkpoint import load_weights
+from posecls.utils.config import merge_cfg_options
 
 #: pipeline that feeds the raw arrays to the model (parity checks compare models, not preprocessing)
 RAW_PIPELINE = (dict(type='PackPoseInputs'), )
@@ -64,9 +65,7 @@ def init_recognizer(config: Union[str, Config, dict], checkpoint: Optional[str] 
         (``classes`` from the checkpoint meta or the config's label_map).
     """
     register_all_modules()
-    config = _as_config(config)
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
+    config = merge_cfg_options(_as_config(config), cfg_options)
     model = MODELS.build(config.model)
     classes = classes_from_config(config)
     if checkpoint is not None:
@@ -102,9 +101,7 @@ def init_model(config: Union[str, Config, dict], checkpoint: str, device: str = 
         return init_recognizer(config, checkpoint, device=device, cfg_options=cfg_options)
     from posecls.models.recognizers import deployed_model_config
     register_all_modules()
-    config = _as_config(config)
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
+    config = merge_cfg_options(_as_config(config), cfg_options)
     model = MODELS.build(deployed_model_config(config.model, checkpoint, device, **backend_options))
     model.cfg = config
     model.dataset_meta = dict(classes=model.dataset_meta.get('classes') or classes_from_config(config))

@@ -76,7 +76,8 @@ def _user_errors() -> tuple:
     from posecls.datasets.label_io import LabelFileError
     from posecls.utils.checkpoint import CheckpointError
     from posecls.utils.encryption import EncryptionError
-    return (TaskNotAvailable, CheckpointError, EncryptionError, LabelFileError, FileNotFoundError)
+    from posecls.utils.input_checks import NonFiniteInputError
+    return (TaskNotAvailable, CheckpointError, EncryptionError, LabelFileError, FileNotFoundError, NonFiniteInputError)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

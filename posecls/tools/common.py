@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 
 from posecls.registry import RUNNERS
 from posecls.utils import register_all_modules
+from posecls.utils.config import merge_cfg_options
 
 __all__ = ['load_config', 'build_runner', 'DictAction']
 
@@ -30,9 +31,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     if launcher == 'none' and int(os.environ.get('WORLD_SIZE', '1')) > 1:
         raise ValueError(f"started as one of {os.environ['WORLD_SIZE']} processes (WORLD_SIZE) but with "
                          '--launcher none: pass --launcher pytorch (tools/dist_train.sh and tools/dist_test.sh do)')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = merge_cfg_options(Config.fromfile(path), cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

@@ -7,6 +7,7 @@ mmengine's checkpoint writer (``backend_args=dict(backend='atomic_local')``).
 """
 import os
 import os.path as osp
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,48 @@ from typing import IO, Iterator, Union
 from mmengine.fileio import LocalBackend, register_backend
 
 PathLike = Union[str, Path]
+
+
+#: suffix of the temporary files (``.<name>.<pid>.<random>.tmp``) and links (``.<name>.<pid>.lnk``)
+TEMP_SUFFIX = '.tmp'
+_TEMP_NAME = re.compile(r'^\..+\.(?P<pid>\d+)\.(?:[A-Za-z0-9_]+\.tmp|lnk)$')
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temp_files(dirname: PathLike) -> list:
+    """Delete the temporary files of interrupted posecls writes in ``dirname`` (not recursive).
+
+    A write that was killed (kill -9, power loss) leaves ``.<name>.<pid>.<random>.tmp``;
+    the destination itself is intact (old or new). Files of processes still running are kept.
+
+    Returns:
+        The removed paths.
+    """
+    dirname = str(dirname)
+    removed = []
+    if not osp.isdir(dirname):
+        return removed
+    for name in os.listdir(dirname):
+        m = _TEMP_NAME.match(name)
+        if m and not _pid_alive(int(m.group('pid'))):
+            path = osp.join(dirname, name)
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def _fsync_dir(dirname: str) -> None:
@@ -53,7 +96,7 @@ def atomic_open(path: PathLike, mode: str = 'wb') -> Iterator[IO]:
     path = str(path)
     dirname = osp.dirname(osp.abspath(path))
     os.makedirs(dirname, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=dirname)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.{os.getpid()}.', suffix=TEMP_SUFFIX, dir=dirname)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
         with os.fdopen(fd, mode) as f:

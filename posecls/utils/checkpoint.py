@@ -10,10 +10,12 @@ Accepted formats (:func:`load_state_dict_any`):
     * TAO Lightning: ``{'state_dict': {'model.<key>'}, 'epoch': ...}``
     * original ST-GCN / TAO bare: ``{'A', 'data_bn.*', 'st_gcn_networks.*', 'edge_importance.*', 'fcn.*'}``
 """
+import hashlib
 import io
 import os.path as osp
 import pickle
 import pickletools
+import struct
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -81,6 +83,63 @@ def _scan_legacy_pickle_globals(path: str) -> List[str]:
     return sorted(set(found))
 
 
+#: key of the content hash posecls stores in every checkpoint it writes (see :func:`seal_checkpoint`)
+CONTENT_HASH_KEY = 'posecls_content_sha256'
+
+
+def _digest_update(h: 'hashlib._Hash', obj: Any) -> None:
+    """Feed a canonical encoding of ``obj`` (nested containers, tensors, scalars) into ``h``."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(b'T' + str(t.dtype).encode() + struct.pack(f'>{t.dim() + 1}q', t.dim(), *t.shape))
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(b'D' + struct.pack('>q', len(obj)))
+        for k, v in obj.items():
+            _digest_update(h, k)
+            _digest_update(h, v)
+    elif isinstance(obj, (list, tuple)):
+        h.update((b'L' if isinstance(obj, list) else b'U') + struct.pack('>q', len(obj)))
+        for v in obj:
+            _digest_update(h, v)
+    elif isinstance(obj, np.ndarray):
+        h.update(b'N' + str(obj.dtype).encode() + repr(obj.shape).encode())
+        h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, (bytes, bytearray)):
+        h.update(b'B' + struct.pack('>q', len(obj)) + bytes(obj))
+    else:  # str, int, float, bool, None, numpy scalars, torch.Size/dtype ...: their exact text form
+        text = repr(obj).encode()
+        h.update(b'S' + type(obj).__name__.encode() + struct.pack('>q', len(text)) + text)
+
+
+def content_digest(ckpt: Dict[str, Any]) -> str:
+    """sha256 of everything in a checkpoint dict except the stored hash itself (tensors by their bytes)."""
+    h = hashlib.sha256()
+    _digest_update(h, {k: v for k, v in ckpt.items() if k != CONTENT_HASH_KEY})
+    return h.hexdigest()
+
+
+def seal_checkpoint(ckpt: Dict[str, Any]) -> Dict[str, Any]:
+    """Store :func:`content_digest` in ``ckpt`` (in place; the checkpoint writer's last step)."""
+    ckpt[CONTENT_HASH_KEY] = content_digest(ckpt)
+    return ckpt
+
+
+def verify_checkpoint(ckpt: Any, path: str) -> None:
+    """Check the content hash of a loaded checkpoint (checkpoints without one -- TAO's, others' -- pass).
+
+    Raises:
+        CheckpointError: the stored and the recomputed hash differ: the file was changed or damaged.
+    """
+    if not isinstance(ckpt, dict) or CONTENT_HASH_KEY not in ckpt:
+        return
+    stored, actual = ckpt[CONTENT_HASH_KEY], content_digest(ckpt)
+    if stored != actual:
+        raise CheckpointError(f'{path} is damaged: its content hash is {actual[:16]}... but the file records '
+                              f'{str(stored)[:16]}... (a flipped byte, a partial copy or an edit after saving). '
+                              'Use another checkpoint (e.g. an earlier model_epoch_*.pth) or the original file.')
+
+
 def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     """``torch.load`` a file safely (``weights_only=True`` plus the allow-list).
 
@@ -99,7 +158,8 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
         FileNotFoundError: the file does not exist.
         EncryptionError: the file is posecls-encrypted and the key is missing or wrong.
         CheckpointError: the file needs classes outside the allow-list (they are
-            named), is TAO-encrypted, or is not a torch checkpoint.
+            named), is TAO-encrypted, is not a torch checkpoint, or its content
+            hash (every checkpoint posecls writes has one) does not match.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path}')
@@ -128,10 +188,12 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
             f'refusing to load {path}: it contains objects that could execute code when unpickled '
             f'(posecls loads checkpoints with torch.load(weights_only=True)).{extra} Re-save it as a plain '
             f"state_dict: torch.save({{'state_dict': model.state_dict()}}, 'clean.pth').") from e
-    except (RuntimeError, EOFError) as e:
-        raise CheckpointError(f'{path} is not a readable PyTorch checkpoint ({e}). Is the file complete?') from e
+    except (RuntimeError, EOFError, ValueError, KeyError, OSError) as e:
+        raise CheckpointError(f'{path} is not a readable PyTorch checkpoint ({type(e).__name__}: {e}). Is the file '
+                              'complete?') from e
     if isinstance(ckpt, dict):
         _check_not_tao_encrypted(ckpt, path)
+        verify_checkpoint(ckpt, path)
     return ckpt
 
 

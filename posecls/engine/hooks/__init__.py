@@ -1,7 +1,9 @@
 """Hooks."""
-from .checkpoint_hook import LATEST_NAME, PoseCheckpointHook
-from .safe_state_hook import SafeStateHook
+from .checkpoint_hook import LATEST_NAME, PoseCheckpointHook, validates_after_epoch
+from .integrity_hook import CheckpointIntegrityHook
 from .rng_state_hook import RNGStateHook, capture_rng_state, restore_rng_state
+from .safe_state_hook import SafeStateHook
+from .training_history_hook import HISTORY_FILE, TrainingHistoryHook
 
-__all__ = ['PoseCheckpointHook', 'SafeStateHook', 'RNGStateHook', 'LATEST_NAME', 'capture_rng_state',
-           'restore_rng_state']
+__all__ = ['PoseCheckpointHook', 'SafeStateHook', 'RNGStateHook', 'CheckpointIntegrityHook', 'TrainingHistoryHook',
+           'LATEST_NAME', 'HISTORY_FILE', 'capture_rng_state', 'restore_rng_state', 'validates_after_epoch']

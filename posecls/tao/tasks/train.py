@@ -1,8 +1,9 @@
 """``posecls train``: the spec becomes a posecls config and trains through PoseRunner (no other loop).
 
-Resume precedence (TAO): ``train.resume_training_checkpoint_path``, else
-``<train results_dir>/pc_model_latest.pth`` when it exists, else a fresh start
-from ``model.pretrained_model_path`` (or random weights).
+Resume precedence (TAO): ``train.resume_training_checkpoint_path``, else the newest
+complete checkpoint of ``<train results_dir>`` (PoseRunner's auto-resume: ``pc_model_latest.pth``,
+``last_checkpoint``, ``model_epoch_*.pth``), else a fresh start from ``model.pretrained_model_path``
+(or random weights).
 """
 import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
@@ -14,28 +15,25 @@ from posecls.tao.to_config import spec_to_config
 LATEST_NAME = 'pc_model_latest.pth'  # posecls.engine.hooks.LATEST_NAME (not imported: keeps --help light)
 
 
-def initial_weights(spec: Dict[str, Any], work_dir: str) -> Tuple[Optional[str], bool, str]:
-    """``(load_from, resume, reason)`` by TAO's precedence."""
+def initial_weights(spec: Dict[str, Any]) -> Tuple[Optional[str], Optional[str], str]:
+    """``(load_from, init_from, reason)`` by TAO's precedence (always ``resume=True``)."""
     explicit = spec['train']['resume_training_checkpoint_path']
     if explicit:
-        return explicit, True, f'Resuming training from {explicit} (train.resume_training_checkpoint_path)'
-    latest = osp.join(work_dir, LATEST_NAME)
-    if osp.exists(latest):
-        return latest, True, f'Resuming training from {osp.realpath(latest)} (latest checkpoint in {work_dir})'
-    pretrained = spec['model']['pretrained_model_path']
-    if pretrained:
-        return pretrained, False, f'Initialising from {pretrained} (model.pretrained_model_path)'
-    return None, False, 'Training from scratch'
+        return explicit, None, f'Resuming training from {explicit} (train.resume_training_checkpoint_path)'
+    pretrained = spec['model']['pretrained_model_path'] or None
+    then = f'else initialise from {pretrained} (model.pretrained_model_path)' if pretrained else 'else from scratch'
+    return None, pretrained, f'Resuming from the newest complete checkpoint of the results dir if any, {then}'
 
 
 def build_train_runner(spec: Dict[str, Any], launcher: str = 'none'):
-    """The PoseRunner for a checked spec, with load_from / resume set by the precedence above."""
+    """The PoseRunner for a checked spec, with load_from / resume / init_from set by the precedence above."""
     from posecls.tools.common import build_runner
     work_dir = task_results_dir(spec, 'train')
     cfg = spec_to_config(spec, work_dir)
     cfg.launcher = launcher
     cfg.experiment_name = 'train'
-    cfg.load_from, cfg.resume, reason = initial_weights(spec, work_dir)
+    cfg.load_from, cfg.init_from, reason = initial_weights(spec)
+    cfg.resume = True
     print(reason, flush=True)
     return build_runner(cfg)
 

@@ -1,0 +1,1 @@
+"""Test helpers importable by training subprocesses (tests/ is put on their PYTHONPATH)."""
