@@ -1,6 +1,6 @@
 """CPU/GPU throughput of posecls's GCN backbones at the shapes of the peers' published baselines.
 
-Cases (docs/peers.md §3.5, measured for MMAction2 on a 2-core CPU):
+Cases (docs/reference.md §P.3.5, measured for MMAction2 on a 2-core CPU):
   infer_ntu   B16 M2 T100 V25 inference            (MMAction2 STGCN: 5.2 samples/s, ST-GCN++ 4.9)
   latency_ntu B1  M2 T300 V25 inference latency     (MMAction2 STGCN: 352 ms eager)
   train_coco  B16 M2 T100 V17 SGD-nesterov step     (MMAction2 STGCN: 2.9 samples/s)

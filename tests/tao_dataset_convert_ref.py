@@ -1,6 +1,6 @@
 """Literal re-implementations of TAO's dataset_convert and of the Triton client's segment rule.
 
-Written from the description in shared/docs/tao_reference.md §5.2/§5.4/§7.3 as
+Written from the description in shared/docs/docs/reference.md §5.2/§5.4/§7.3 as
 plain per-object, per-joint, per-channel Python loops with ``np.concatenate``
 in the window loop, like TAO does. Used by the tests (bit-exactness) and by
 benchmarks/bench_dataset_convert.py (speed-up). Not part of the package.

@@ -1,7 +1,7 @@
 """Loading original ST-GCN / TAO Lightning / posecls weights reproduces the reference network's logits.
 
 ``ReferenceSTGCN`` below is written from the documented original structure
-(tao_reference.md §3; yysijie/st-gcn net/st_gcn.py) independently of posecls's
+(docs/reference.md §3; yysijie/st-gcn net/st_gcn.py) independently of posecls's
 modules: same key names, original forward (avg_pool2d, person mean, fcn conv).
 """
 import os

@@ -7,7 +7,7 @@ import pytest
 from posecls.graphs import Graph, SkeletonLayout, get_layout
 from posecls.registry import GRAPHS
 
-# tao_reference.md §2.3: SHA-256 prefixes of A.astype(float32).tobytes()
+# docs/reference.md §2.3: SHA-256 prefixes of A.astype(float32).tobytes()
 REFERENCE_HASHES = {
     ('nvidia', 'spatial'): '5be0331d63841c01',
     ('nvidia', 'distance'): '0c2cd1020ca81fe4',

@@ -1,6 +1,6 @@
 """Export a SkeletonRecognizer to ONNX in TAO's layout and verify it against PyTorch with ONNX Runtime.
 
-TAO (tao_reference.md §6.6) exports with the TorchScript exporter at opset 12:
+TAO (docs/reference.md §6.6) exports with the TorchScript exporter at opset 12:
 input ``input`` (N, C, T, V, M), output ``fc_pred`` (N, K) logits, only the
 batch axis dynamic, C/T/V/M taken from the graph layout (nvidia: 3x300x34x1).
 torch >= 2.9 defaults ``torch.onnx.export`` to the dynamo exporter, which

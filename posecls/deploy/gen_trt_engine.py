@@ -12,7 +12,7 @@ from posecls.utils.atomic_io import atomic_open, atomic_write_bytes
 from .backends.onnxruntime_backend import CLASSES_METADATA_KEY
 from .tensorrt_utils import import_tensorrt, trt_major_version
 
-#: TAO's trtexec / tao-converter profile (tao_reference.md §6.7)
+#: TAO's trtexec / tao-converter profile (docs/reference.md §6.7)
 DEFAULT_BATCH_PROFILE = (1, 4, 16)
 DEFAULT_WORKSPACE_MIB = 1024
 

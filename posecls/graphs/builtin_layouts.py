@@ -1,4 +1,4 @@
-"""The six skeleton layouts of TAO PoseClassificationNet (tao_reference.md §2.1-2.2).
+"""The six skeleton layouts of TAO PoseClassificationNet (docs/reference.md §2.1-2.2).
 
 Edges are 0-based neighbour links in TAO's code order. ``openpose``, ``ntu-rgb+d``
 and ``ntu_edge`` equal the original ST-GCN graphs; ``nvidia``, ``human3.6m`` and
@@ -52,7 +52,7 @@ class Human36mLayout(SkeletonLayout):
     seq_length = 3163
     edges = [(9, 10), (8, 9), (7, 8), (1, 7), (4, 7), (0, 1), (0, 4), (9, 11), (9, 14), (11, 12), (14, 15),
              (12, 13), (15, 16), (1, 2), (2, 3), (4, 5), (5, 6)]
-    # Names are the usual H36M order; TAO gives none (tao_reference.md §2.2).
+    # Names are the usual H36M order; TAO gives none (docs/reference.md §2.2).
     joint_names = ['hip', 'right_hip', 'right_knee', 'right_foot', 'left_hip', 'left_knee', 'left_foot', 'spine',
                    'thorax', 'neck', 'head', 'left_shoulder', 'left_elbow', 'left_wrist', 'right_shoulder',
                    'right_elbow', 'right_wrist']

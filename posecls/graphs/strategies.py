@@ -7,7 +7,7 @@ Each strategy is a function registered in ``posecls.registry.PARTITIONS``::
 ``hop_dis`` is the (V, V) hop distance (``inf`` beyond ``max_hop``), ``norm_adj``
 the column-normalised adjacency, ``valid_hop`` the hops kept
 (``range(0, max_hop + 1, dilation)``) and ``center`` the centre joint. These are
-TAO's / the original ST-GCN's strategies, bit for bit (tao_reference.md §2.3).
+TAO's / the original ST-GCN's strategies, bit for bit (docs/reference.md §2.3).
 """
 from typing import Sequence
 

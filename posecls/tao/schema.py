@@ -1,7 +1,7 @@
 """The TAO PoseClassificationNet experiment spec: every key, its default and where it goes.
 
 Defaults are TAO's (>= 6: tao-core ``config/pose_classification/default_config.py`` +
-``common_config.py``; tao_reference.md §6.1, §5.3). Keys marked ``tao=False`` are
+``common_config.py``; docs/reference.md §6.1, §5.3). Keys marked ``tao=False`` are
 posecls extensions. ``maps_to`` names the mmengine config entry a key becomes
 (see ``posecls/tao/to_config.py`` and docs/tao_cli.md).
 """
@@ -192,7 +192,7 @@ GEN_TRT_ENGINE = Section('TensorRT engine from the ONNX file (posecls; TAO has n
     }),
 }, tao=False)
 
-DATASET_CONVERT = Section('deepstream-bodypose-3d JSON -> skeleton arrays (tao_reference.md §5.3)', {
+DATASET_CONVERT = Section('deepstream-bodypose-3d JSON -> skeleton arrays (docs/reference.md §5.3)', {
     'results_dir': Field('str', None, 'output folder (default <results_dir>/dataset_convert)', nullable=True),
     'data': Field('paths', None, 'JSON written by deepstream-pose-estimation-app --save-pose (posecls: also a '
                   'folder of *.json, a glob or a list of files)', nullable=True),

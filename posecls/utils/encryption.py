@@ -1,7 +1,7 @@
 """Passphrase encryption of checkpoints (posecls's open replacement for TAO's ``encryption_key``).
 
 TAO encrypts checkpoints with NVIDIA's closed ``eff`` library, which cannot be
-read openly (tao_reference.md §6.8). posecls offers its own scheme with the same
+read openly (docs/reference.md §6.8). posecls offers its own scheme with the same
 user interface -- a passphrase set once per process (TAO's cookbook
 ``set_passphrase``) -- built on the ``cryptography`` package:
 

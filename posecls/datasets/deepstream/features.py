@@ -2,7 +2,7 @@
 
 The arithmetic is TAO's, operation for operation, in float64 (Python floats)
 and rounded once to float32 when stored, so the result is bit-identical to
-TAO's per-joint loops (tao_reference.md §5.2):
+TAO's per-joint loops (docs/reference.md §5.2):
 
 * ``3dbp``:  ``(pose3d_j - pose3d_pelvis) / focal_length`` for x, y, z;
 * ``25dbp``: ``u / input_width - 0.5``, ``v / input_height - 0.5``, ``zRel``;

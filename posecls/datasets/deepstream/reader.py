@@ -1,7 +1,7 @@
 """Streaming reader of the JSON written by deepstream-bodypose-3d ``--save-pose``.
 
 The file is a JSON array of batch objects, each holding a ``"batches"`` array of
-frame objects (tao_reference.md §5.1). It is read in chunks of ``chunk_bytes``
+frame objects (docs/reference.md §5.1). It is read in chunks of ``chunk_bytes``
 and parsed with simdjson (C++, several times faster than orjson here because
 the numbers are only materialised for the arrays that are used), a group of
 whole elements at a time, so the JSON text held at once (unparsed buffer plus

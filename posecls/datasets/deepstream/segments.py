@@ -1,7 +1,7 @@
 """Which window labels which frame: the rule of TAO's Triton client, and the ``action`` fields it writes.
 
 tao-toolkit-triton-apps (``utils/pose_cls_dataset_convert.py`` and
-``postprocessing/pose_classification_postprocessor.py``; tao_reference.md §5.4,
+``postprocessing/pose_classification_postprocessor.py``; docs/reference.md §5.4,
 §7.3): the windows of every object, in order of first appearance, are
 numbered globally (segment k = row k of the array sent to the model). A window
 ``[s, e)`` of an object's appearances with ``e - s > step`` gives its id to the

@@ -4,7 +4,7 @@ Windows start at 0, step, 2*step, ... with ``step = int(sequence_length *
 sequence_overlap)`` while at least ``sequence_length_min`` appearances remain;
 a window holds ``sequence_length`` appearances, or the rest of the track when
 fewer remain, and is zero-padded at the end to ``sequence_length_max``
-(tao_reference.md §5.2).
+(docs/reference.md §5.2).
 """
 from typing import Sequence, Tuple
 

@@ -1,4 +1,4 @@
-"""Temporal transforms of TAO / original ST-GCN: AutoPad and RandomChoose (tao_reference.md §4.3)."""
+"""Temporal transforms of TAO / original ST-GCN: AutoPad and RandomChoose (docs/reference.md §4.3)."""
 from typing import Any, Dict, Optional
 
 import numpy as np

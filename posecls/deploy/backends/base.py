@@ -6,7 +6,7 @@ import numpy as np
 
 from posecls.utils.input_checks import check_finite
 
-#: Tensor names of TAO's exported model (tao_reference.md §6.6).
+#: Tensor names of TAO's exported model (docs/reference.md §6.6).
 INPUT_NAME = 'input'
 OUTPUT_NAME = 'fc_pred'
 

@@ -6,7 +6,7 @@ any :class:`~posecls.deploy.Backend` it runs through :func:`posecls.apis.inferen
 and evaluation use the same post-processing as every other backend
 (:mod:`posecls.apis.outputs`: ranked lines, top-1 labels).
 
-Behaviour of tao-toolkit-triton-apps (tao_reference.md §7.2-§7.3, docs/reference.md): sequences are sent in
+Behaviour of tao-toolkit-triton-apps (docs/reference.md §7.2-§7.3, docs/reference.md): sequences are sent in
 order in batches of ``batch_size`` (the last batch is filled by wrapping to the start; the duplicates are
 ignored), and each line of results.txt is ``idx, score(index)=label, ...`` (descending logits, all classes).
 The labels are the server's (its ``labels.txt``, read once through Triton's classification extension).

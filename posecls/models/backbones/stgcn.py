@@ -70,7 +70,7 @@ class STGCN(GCNBackbone):
     ``data_bn`` (BatchNorm1d over ``V * C``, channel index ``v * C + c``); one
     learnable edge-importance mask per block; every person is an independent
     sample. With the defaults, keys and shapes equal TAO's ``ST_GCN`` without its
-    ``fcn`` head (tao_reference.md §3.3).
+    ``fcn`` head (docs/reference.md §3.3).
 
     Args:
         in_channels: Input channels C (3 for x, y, z).

@@ -1,4 +1,4 @@
-"""``posecls dataset_convert``: deepstream-bodypose-3d JSON -> skeleton arrays (TAO §5; posecls.datasets.deepstream).
+"""``posecls dataset_convert``: deepstream-bodypose-3d JSON -> skeleton arrays (docs/reference.md §5).
 
 Without ``dataset_convert.labels``: ``object_<id>.npy`` per tracked object, bit-identical
 to TAO. With labels: ``train_data.npy`` / ``train_label.pkl`` (+ val) and ``label_map.json``.
