@@ -27,6 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path[:0] = [REPO, osp.join(REPO, 'tests')]
 
 from posecls.datasets.deepstream import convert, generate_deepstream_json  # noqa: E402
+
 from tao_dataset_convert_ref import tao_convert  # noqa: E402
 
 

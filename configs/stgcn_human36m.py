@@ -2,7 +2,8 @@
 # TAO exports this layout with T=3163 frames (the whole sequence).
 _base_ = ['./stgcn_nvidia.py']
 data_root = 'data/human36m'
-label_map = dict(_delete_=True, directions=0, discussion=1, eating=2, greeting=3, phoning=4, photo=5, posing=6, purchases=7,
+label_map = dict(_delete_=True, directions=0, discussion=1, eating=2, greeting=3, phoning=4, photo=5, posing=6,
+                 purchases=7,
                  sitting=8, sitting_down=9, smoking=10, waiting=11, walk_dog=12, walking=13, walk_together=14)
 model = dict(backbone=dict(graph_cfg=dict(layout='human3.6m')), cls_head=dict(num_classes=15))
 train_dataloader = dict(dataset=dict(data_path=data_root + '/train_data.npy',

@@ -1,5 +1,5 @@
 # Quick CPU run of the NVIDIA recipe on the embedded sample data (tools/make_sample_data.py):
-# a narrow ST-GCN (base_channels 16) for 30 epochs (~2.5 min on 2 CPU cores, ~93 % val top-1). Same layout, data format and I/O as stgcn_nvidia.py.
+# a narrow ST-GCN (base_channels 16). Same layout, data format and I/O as stgcn_nvidia.py.
 _base_ = ['./stgcn_nvidia.py']
 model = dict(backbone=dict(base_channels=16, dropout=0.1), cls_head=dict(in_channels=64))
 train_dataloader = dict(batch_size=8, num_workers=0)

@@ -3,7 +3,8 @@
 # Data: the original ST-GCN kinetics-skeleton arrays (N, 3, 300, 18, 2) subset to these classes.
 _base_ = ['./stgcn_nvidia.py']
 data_root = 'data/kinetics'
-label_map = dict(_delete_=True, front_raises=0, pull_ups=1, clean_and_jerk=2, presenting_weather_forecast=3, deadlifting=4)
+label_map = dict(_delete_=True, front_raises=0, pull_ups=1, clean_and_jerk=2, presenting_weather_forecast=3,
+                 deadlifting=4)
 model = dict(backbone=dict(graph_cfg=dict(layout='openpose')), cls_head=dict(num_classes=5))
 train_pipeline = [
     dict(type='RandomChoose', window_size=150),

@@ -6,12 +6,13 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from conftest import tiny_config
 from posecls.engine import BF16OptimWrapper
 from posecls.registry import OPTIM_WRAPPERS
 from posecls.tools import train as train_tool
 from posecls.tools.common import build_runner
 from posecls.utils.checkpoint import load_checkpoint_file
+
+from conftest import tiny_config
 
 cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason='--amp picks AmpOptimWrapper on a GPU')
 

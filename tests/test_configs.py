@@ -6,9 +6,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO
 from posecls.graphs import get_layout
 from posecls.registry import MODELS
+
+from conftest import REPO
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 

@@ -7,10 +7,11 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from conftest import tiny_config
 from posecls.graphs import Graph, SkeletonLayout
 from posecls.registry import GRAPHS, MODELS
 from posecls.tools.common import build_runner, load_config
+
+from conftest import tiny_config
 
 
 @GRAPHS.register_module(name='test_five_joint_star', force=True)

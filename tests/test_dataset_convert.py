@@ -6,9 +6,9 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from posecls.datasets.deepstream import (convert, generate_deepstream_json, pose_features, read_tracks,
-                                         window_bounds)
+from posecls.datasets.deepstream import convert, generate_deepstream_json, pose_features, read_tracks, window_bounds
 from posecls.datasets.deepstream.options import ConvertOptions
+
 from tao_dataset_convert_ref import tao_convert
 
 

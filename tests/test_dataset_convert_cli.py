@@ -11,6 +11,7 @@ import pytest
 
 from posecls.datasets.deepstream import convert, generate_deepstream_json, ground_truth_labels
 from posecls.tools.dataset_convert import main
+
 from tao_dataset_convert_ref import tao_convert
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

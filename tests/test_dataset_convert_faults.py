@@ -8,11 +8,17 @@ import sys
 import numpy as np
 import pytest
 
-from posecls.datasets.deepstream import (convert, generate_deepstream_json, ground_truth_labels, load_pose_json,
-                                         read_tracks)
-from posecls.datasets.deepstream import converter
+from posecls.datasets.deepstream import (
+    convert,
+    converter,
+    generate_deepstream_json,
+    ground_truth_labels,
+    load_pose_json,
+    read_tracks,
+)
 from posecls.datasets.deepstream.options import ConvertOptions
 from posecls.datasets.deepstream.spill import TMP_PREFIX, DiskRows
+
 from tao_dataset_convert_ref import tao_convert
 
 SCENE = dict(num_frames=240, num_tracks=3, seed=41)

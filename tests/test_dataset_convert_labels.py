@@ -7,6 +7,7 @@ import pytest
 
 from posecls.datasets import PoseDataset, load_label_file
 from posecls.datasets.deepstream import convert, generate_deepstream_json, ground_truth_labels
+
 from tao_dataset_convert_ref import tao_sequences, tao_windows
 
 

@@ -5,10 +5,18 @@ import json
 import numpy as np
 import pytest
 
-from posecls.datasets.deepstream import (apply_actions, assign_segments, build_inference_inputs, convert,
-                                         generate_deepstream_json, load_pose_json, split_positions,
-                                         write_results_json)
 from posecls.apis.outputs import top1_labels
+from posecls.datasets.deepstream import (
+    apply_actions,
+    assign_segments,
+    build_inference_inputs,
+    convert,
+    generate_deepstream_json,
+    load_pose_json,
+    split_positions,
+    write_results_json,
+)
+
 from tao_dataset_convert_ref import tao_convert, tao_sequences, triton_results, triton_segments
 
 CLASSES = ['sitting_down', 'getting_up', 'sitting', 'standing', 'walking', 'jumping']

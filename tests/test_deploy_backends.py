@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from _deploy_fixtures import TINY_SHAPE, tiny_deploy, torch_logits  # noqa: F401
 from posecls.apis import inference_recognizer
 from posecls.deploy import Backend, build_trt_engine, check_parity, init_backend
 
+from _deploy_fixtures import TINY_SHAPE, torch_logits
 
 HAS_TRT = importlib.util.find_spec('tensorrt') is not None
 HAS_GPU_TRT = HAS_TRT and torch.cuda.is_available()

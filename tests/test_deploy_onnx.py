@@ -9,9 +9,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from _deploy_fixtures import TINY_SHAPE, tiny_deploy, torch_logits  # noqa: F401
 from posecls.deploy import default_input_shape, export_onnx
 
+from _deploy_fixtures import TINY_SHAPE, torch_logits
 
 
 def _ops(path):

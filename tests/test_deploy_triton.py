@@ -7,11 +7,12 @@ import sysconfig
 import numpy as np
 import pytest
 
-from _deploy_fixtures import TINY_SHAPE, tiny_deploy  # noqa: F401
-from posecls.deploy.triton.convert_config import load_convert_config
-from tao_dataset_convert_ref import tao_convert, triton_results, triton_segments
 from posecls.apis.outputs import format_ranked_line
+from posecls.deploy.triton.convert_config import load_convert_config
 from posecls.deploy.triton.triton_client import batches, parse_classification
+
+from _deploy_fixtures import TINY_SHAPE
+from tao_dataset_convert_ref import tao_convert, triton_results, triton_segments
 
 HAS_CLIENT = importlib.util.find_spec('tritonclient') is not None
 HAS_SERVER = importlib.util.find_spec('pytriton') is not None and bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))
@@ -109,8 +110,8 @@ def test_repository_for_official_tritonserver(tiny_deploy, tmp_path):
 @pytest.fixture(scope='module')
 def triton_server(tiny_deploy, tmp_path_factory):
     """A real tritonserver on free localhost ports serving the tiny ONNX model (python backend + onnxruntime)."""
-    from posecls.deploy.triton.triton_repo import write_triton_repository
     from posecls.deploy.triton.serve import TritonServer
+    from posecls.deploy.triton.triton_repo import write_triton_repository
 
     repo = str(tmp_path_factory.mktemp('repo'))
     write_triton_repository(tiny_deploy['onnx'], repo, platform='python')

@@ -11,7 +11,6 @@ import sys
 import pytest
 import torch
 import torch.distributed as torch_dist
-from conftest import REPO, free_port, tiny_config
 from mmengine.model import MMDistributedDataParallel, convert_sync_batchnorm
 from torch import nn
 
@@ -23,6 +22,8 @@ from posecls.tools.common import build_runner, load_config
 from posecls.tools.test import main as run_test_tool
 from posecls.tools.train import main as run_train_tool
 from posecls.utils.checkpoint import load_checkpoint_file
+
+from conftest import REPO, free_port, tiny_config
 
 TORCHRUN_VARS = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'LOCAL_WORLD_SIZE')
 

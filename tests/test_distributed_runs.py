@@ -17,8 +17,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, free_port, tiny_config
-from dist_probe import weights_sha1
 from mmengine.config import Config
 
 from posecls.datasets.label_io import load_label_file, save_label_file
@@ -26,6 +24,9 @@ from posecls.engine.launcher import launch
 from posecls.registry import MODELS
 from posecls.tools.test import main as run_test_tool
 from posecls.utils.checkpoint import load_checkpoint_file
+
+from conftest import REPO, free_port, tiny_config
+from dist_probe import weights_sha1
 
 TESTS = osp.dirname(osp.abspath(__file__))
 WORLD = 2
@@ -157,6 +158,7 @@ def test_rank0_alone_writes_checkpoints_and_logs(setup, run_a):
     assert weights_sha1(model) == probe(setup, 'A')[0][-1]['weights_sha1']
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_like_uninterrupted(setup, run_a, run_b):
     a, b = probe(setup, 'A'), probe(setup, 'B')
     for rank in range(WORLD):

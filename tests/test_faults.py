@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from _deploy_fixtures import tiny_deploy  # noqa: F401
-from conftest import tiny_config
 from posecls.tools.common import build_runner
 from posecls.utils.checkpoint import CheckpointError, ClassCountError, load_checkpoint_file
 from posecls.utils.input_checks import NonFiniteInputError
+
+from conftest import tiny_config
 
 
 def _train(cfg, epochs):
@@ -267,6 +267,7 @@ def test_non_finite_input_never_gets_a_class(tiny_deploy, tmp_path):
 def test_posecls_evaluate_and_inference_refuse_non_finite_input(tmp_path, tiny_data_dir, tiny_deploy, capsys, task):
     """The TAO command line ends with one clear line naming the file and the sample."""
     from posecls.tao.cli import main
+
     from test_tao_e2e import SEED_SPEC
     data = np.load(osp.join(tiny_data_dir, 'val_data.npy'))
     data[2, 0, 1, 2, 0] = np.nan

@@ -6,9 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, shared_dataset
 
 from posecls.tools.fuse_scores import fuse, load_dump, main
+
+from conftest import REPO, shared_dataset
 
 
 def write_dump(path, scores, labels, names=None):

@@ -7,8 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from posecls.evaluation import (PoseAccMetric, classification_summary, confusion_matrix, cross_entropy,
-                                format_tao_table, topk_accuracy, write_evaluation_report)
+from posecls.evaluation import (
+    PoseAccMetric,
+    classification_summary,
+    confusion_matrix,
+    cross_entropy,
+    format_tao_table,
+    topk_accuracy,
+    write_evaluation_report,
+)
 
 LOGITS = np.array([[3., 1., 0.], [0., 2., 1.], [1., 0., 2.], [2., 3., 0.], [0., 1., 5.]], np.float32)
 LABELS = np.array([0, 1, 1, 0, 2])  # predictions: 0, 1, 2, 1, 2

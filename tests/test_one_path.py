@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from _deploy_fixtures import TINY_SHAPE, tiny_deploy, torch_logits  # noqa: F401
-from conftest import REPO, tiny_config
 from posecls.apis import inference_recognizer, init_model, init_recognizer
 from posecls.deploy import export_onnx, init_backend
 from posecls.utils.checkpoint import ClassCountError
+
+from _deploy_fixtures import TINY_SHAPE, torch_logits
+from conftest import REPO, tiny_config
 
 CLIP_LEN = 16
 

@@ -4,8 +4,9 @@ import os.path as osp
 import re
 
 import pytest
-from conftest import REPO
 from mmengine.config import Config
+
+from conftest import REPO
 
 DOC = osp.join(REPO, 'docs', 'results.md')
 

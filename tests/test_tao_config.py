@@ -7,11 +7,12 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from conftest import REPO
 from posecls.registry import MODELS, PARAM_SCHEDULERS
 from posecls.tao.cli import main
 from posecls.tao.spec import load_spec
 from posecls.tao.to_config import spec_to_config, train_pipeline
+
+from conftest import REPO
 
 SEED_SPEC = osp.join(REPO, 'specs', 'experiment_nvidia.yaml')
 KINETICS_SPEC = osp.join(REPO, 'specs', 'experiment_kinetics.yaml')

@@ -7,13 +7,14 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
 from posecls.tao.checks import check_task
 from posecls.tao.cli import main
 from posecls.tao.devices import plan_devices
 from posecls.tao.errors import SpecError
 from posecls.tao.schema import SPEC
 from posecls.tao.spec import build_spec, load_spec, resolve_gpus, task_results_dir
+
+from conftest import REPO
 
 SEED_SPEC = osp.join(REPO, 'specs', 'experiment_nvidia.yaml')
 KINETICS_SPEC = osp.join(REPO, 'specs', 'experiment_kinetics.yaml')

@@ -5,10 +5,11 @@ import os.path as osp
 import pytest
 import torch
 
-from conftest import tiny_config
 from posecls.tools.common import build_runner
 from posecls.utils.atomic_io import atomic_write_bytes
 from posecls.utils.checkpoint import load_checkpoint_file
+
+from conftest import tiny_config
 
 
 def augmenting(cfg):
@@ -59,8 +60,10 @@ def test_no_auto_resume_and_explicit_resume(tiny_data_dir, tmp_path):
     cfg.dump(cfg_file)
     main([cfg_file, '--cfg-options', 'train_cfg.max_epochs=1'])
     first = os.stat(osp.join(str(tmp_path / 'w'), 'model_epoch_001.pth')).st_mtime_ns
-    runner_model = main([cfg_file, '--cfg-options', 'train_cfg.max_epochs=1', '--no-auto-resume'])
-    assert runner_model is not None
+    main([cfg_file, '--cfg-options', 'train_cfg.max_epochs=1', '--no-auto-resume'])
+    aside = [d for d in os.listdir(str(tmp_path / 'w')) if d.startswith('superseded_')]
+    assert len(aside) == 1 and os.stat(osp.join(str(tmp_path / 'w'), aside[0], 'model_epoch_001.pth')).st_mtime_ns \
+        == first  # the first run's checkpoint moved aside, not overwritten
     assert os.stat(osp.join(str(tmp_path / 'w'), 'model_epoch_001.pth')).st_mtime_ns != first  # retrained
     # explicit --resume PATH into a fresh work dir continues from that epoch
     main([cfg_file, '--work-dir', str(tmp_path / 'w2'), '--resume',

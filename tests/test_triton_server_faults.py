@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from _deploy_fixtures import TINY_SHAPE, tiny_deploy  # noqa: F401
+from _deploy_fixtures import TINY_SHAPE
 
 HAS_SERVER = all(importlib.util.find_spec(m) is not None for m in ('tritonclient', 'pytriton', 'onnxruntime')) and \
     bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))
@@ -198,7 +198,7 @@ def _overlay(root, log):
     return root
 
 
-@pytest.mark.parametrize('layout', ['system-site-packages', 'pythonpath'])
+@pytest.mark.parametrize('layout', ['system-site-packages', pytest.param('pythonpath', marks=pytest.mark.slow)])
 def test_stub_imports_from_the_starting_venv(layout, tiny_deploy, tmp_path):
     """posecls is importable only from the venv (a .pth file) or from PYTHONPATH; the stub must import that one."""
     log = str(tmp_path / 'imported_by.txt')

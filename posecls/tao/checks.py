@@ -176,10 +176,7 @@ def _check_dataset_convert(spec: Dict[str, Any], notes: List[str]) -> None:
     if step < 1:
         raise SpecError(f"dataset_convert.sequence_overlap={dc['sequence_overlap']}: the window step "
                         f"int(sequence_length x sequence_overlap) = {step}; it must be >= 1 (TAO loops forever)")
-    try:  # the converter's own option checks (extras such as val_ratio without labels), before any work
-        from posecls.datasets.deepstream import ConvertOptions
-    except ImportError:
-        return  # the task reports the missing component
+    from posecls.datasets.deepstream.options import ConvertOptions  # the converter's own option checks
     try:
         ConvertOptions.from_kwargs(**{k: v for k, v in dc.items() if k not in ('data', 'results_dir')})
     except ValueError as e:

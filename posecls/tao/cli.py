@@ -18,9 +18,9 @@ TASK_HELP = {
     'train': 'train a model (checkpoints in <results_dir>/train, auto-resume)',
     'evaluate': "TAO's accuracy table + metrics JSON + confusion matrix",
     'inference': 'one predicted class name per input sequence',
-    'export': 'export a checkpoint to ONNX (needs posecls.deploy)',
-    'gen_trt_engine': 'build a TensorRT engine from the ONNX file (needs posecls.deploy)',
-    'dataset_convert': 'deepstream-bodypose-3d JSON -> skeleton arrays (needs posecls.datasets.deepstream)',
+    'export': 'export a checkpoint to ONNX, verified with ONNX Runtime',
+    'gen_trt_engine': 'build a TensorRT engine from the ONNX file (NVIDIA GPU and posecls[tensorrt])',
+    'dataset_convert': 'deepstream-bodypose-3d JSON -> skeleton arrays',
 }
 
 

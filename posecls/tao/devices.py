@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from posecls.tao.errors import SpecError
-from posecls.tao.optional import require
 
 
 @dataclass
@@ -80,9 +79,7 @@ def launch_distributed(task_argv: List[str], plan: DevicePlan, num_nodes: int) -
     Returns:
         torchrun's exit code.
     """
-    feature = f'multi-GPU training on GPUs {plan.gpu_ids} (num_nodes={num_nodes})'
-    select_devices = require('posecls.engine.launcher', 'select_devices', feature)
-    launch = require('posecls.engine.launcher', 'launch', feature)
+    from posecls.engine.launcher import launch, select_devices
     sel = select_devices(len(plan.gpu_ids), plan.gpu_ids)
     node_rank = int(os.environ.get('NODE_RANK', os.environ.get('RANK', '0')))
     master_addr = os.environ.get('MASTER_ADDR', '127.0.0.1')

@@ -133,11 +133,11 @@ TRAIN = Section('training', {
     'optim': OPTIM,
 })
 
-_CKPT_DOC = 'checkpoint (.pth, posecls-encrypted or plain; .onnx/.engine with posecls.deploy)'
+_CKPT_DOC = 'checkpoint (.pth, posecls-encrypted or plain), or an exported .onnx / TensorRT engine'
 
 EVALUATE = Section('evaluation', {
     'checkpoint': Field('str', None, _CKPT_DOC, nullable=True),
-    'trt_engine': Field('str', None, 'TensorRT engine or ONNX file to evaluate instead (needs posecls.deploy)',
+    'trt_engine': Field('str', None, 'TensorRT engine or ONNX file to evaluate instead',
                         nullable=True),
     'test_dataset': _dataset_paths('evaluation set', 'test_dataloader'),
     'batch_size': Field('int', -1, 'batch size; -1: dataset.batch_size', low=-1, not_zero=True),
@@ -147,7 +147,7 @@ EVALUATE = Section('evaluation', {
 
 INFERENCE = Section('inference', {
     'checkpoint': Field('str', None, _CKPT_DOC, nullable=True),
-    'trt_engine': Field('str', None, 'TensorRT engine or ONNX file to run instead (needs posecls.deploy)',
+    'trt_engine': Field('str', None, 'TensorRT engine or ONNX file to run instead',
                         nullable=True),
     'test_dataset': _dataset_paths('sequences to classify', 'test_dataloader',
                                    label_doc='optional; only checked against the data (labels are not needed)'),
@@ -162,7 +162,7 @@ INFERENCE = Section('inference', {
     **_device_fields('inference'),
 })
 
-EXPORT = Section('ONNX export (needs posecls.deploy)', {
+EXPORT = Section('ONNX export', {
     'checkpoint': Field('str', None, 'checkpoint to export', nullable=True),
     'onnx_file': Field('str', None, 'output .onnx (default <results_dir>/export/<checkpoint name>.onnx)',
                        nullable=True),
@@ -175,7 +175,7 @@ EXPORT = Section('ONNX export (needs posecls.deploy)', {
     'force': Field('bool', False, 'overwrite an existing onnx_file (TAO refuses)', tao=False),
 })
 
-GEN_TRT_ENGINE = Section('TensorRT engine from the ONNX file (posecls; TAO has no such task; needs posecls.deploy)', {
+GEN_TRT_ENGINE = Section('TensorRT engine from the ONNX file (posecls; TAO has no such task; an NVIDIA GPU)', {
     'onnx_file': Field('str', None, 'input .onnx', nullable=True),
     'trt_engine': Field('str', None, 'output engine (default <results_dir>/gen_trt_engine/<onnx name>.engine)',
                         nullable=True),

@@ -6,8 +6,8 @@ import tempfile
 import time
 from typing import List, Optional
 
-from posecls.deploy.triton.triton_repo import DEFAULT_MODEL_NAME, write_triton_repository
 from posecls.deploy.triton.serve import TritonServer
+from posecls.deploy.triton.triton_repo import DEFAULT_MODEL_NAME, write_triton_repository
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -55,10 +55,7 @@ class EncryptionError(RuntimeError):
 
 
 def _cipher():
-    try:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    except ImportError as e:  # pragma: no cover - cryptography is a runtime requirement
-        raise EncryptionError('checkpoint encryption needs the "cryptography" package: pip install cryptography') from e
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # a runtime requirement, imported when used
     return AESGCM
 
 

@@ -12,8 +12,14 @@ from .features import pose_features
 from .labels import LabelRule, load_label_rules
 from .options import POSE_TYPES, TAO_DEFAULTS, ConvertOptions
 from .reader import DeepStreamJsonReader, ReadReport, StopInfo
-from .segments import (InferenceInputs, apply_actions, assign_segments, build_inference_inputs, load_pose_json,
-                       write_results_json)
+from .segments import (
+                       InferenceInputs,
+                       apply_actions,
+                       assign_segments,
+                       build_inference_inputs,
+                       load_pose_json,
+                       write_results_json,
+)
 from .synthetic import generate_deepstream_json, ground_truth_labels
 from .tracks import Track, read_tracks, split_positions
 from .windows import fill_windows, window_bounds

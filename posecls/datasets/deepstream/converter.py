@@ -24,7 +24,7 @@ import numpy as np
 from posecls.datasets.label_io import save_label_file
 from posecls.utils.atomic_io import atomic_write_bytes
 
-from .labels import (check_rule_files, label_windows, load_label_rules, resolve_classes, split_by_ratio)
+from .labels import check_rule_files, label_windows, load_label_rules, resolve_classes, split_by_ratio
 from .npy_io import npy_block_writer, save_npy
 from .options import ConvertOptions
 from .spill import TrackStore, remove_stale_temp

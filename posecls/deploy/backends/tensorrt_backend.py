@@ -5,8 +5,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..tensorrt_utils import import_tensorrt, require_cuda
 from ..gen_trt_engine import settings_path
+from ..tensorrt_utils import import_tensorrt, require_cuda
 from .base import Backend
 
 

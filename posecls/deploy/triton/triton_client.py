@@ -250,8 +250,12 @@ class PoseClassificationClient(TritonBackend):
     def run_json(self, json_file: str, convert_config: str, output_path: str) -> str:
         """Classify a deepstream-bodypose-3d JSON; write ``<output_path>/results.json`` with ``action`` per object."""
         from posecls.apis.outputs import top1_labels
-        from posecls.datasets.deepstream import apply_actions, build_inference_inputs, load_pose_json
-        from posecls.datasets.deepstream import write_results_json
+        from posecls.datasets.deepstream import (
+            apply_actions,
+            build_inference_inputs,
+            load_pose_json,
+            write_results_json,
+        )
         inputs = build_inference_inputs(json_file, **load_convert_config(convert_config))
         labels = top1_labels(self.classify(inputs.sequences), self.dataset_meta['classes'])
         pose_data, _ = load_pose_json(json_file)

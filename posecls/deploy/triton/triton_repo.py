@@ -79,7 +79,7 @@ def build_model_config(name: str, platform: str, input_shape: Sequence[int], num
                        max_batch_size: int = 16, input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME,
                        labels: bool = True, instance_kind: Optional[str] = None, instance_count: int = 1,
                        parameters: Optional[Dict[str, str]] = None) -> str:
-    """config.pbtxt text: TAO's (docs/reference.md §7.1) input FP32 dims [C,T,V,M], output FP32 dims [K] with labels.txt.
+    """config.pbtxt text (docs/reference.md §7.1): input FP32 dims [C,T,V,M], output FP32 dims [K] with labels.txt.
 
     Args:
         name: Model name.

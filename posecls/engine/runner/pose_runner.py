@@ -21,8 +21,14 @@ from posecls.engine.hooks.training_history_hook import HISTORY_FILE, TrainingHis
 from posecls.engine.runner import work_dir as wd
 from posecls.registry import RUNNERS
 from posecls.utils.atomic_io import remove_stale_temp_files
-from posecls.utils.checkpoint import (CheckpointError, check_class_count, checkpoint_safe_globals, extract_state_dict,
-                                      load_checkpoint_file, load_weights)
+from posecls.utils.checkpoint import (
+    CheckpointError,
+    check_class_count,
+    checkpoint_safe_globals,
+    extract_state_dict,
+    load_checkpoint_file,
+    load_weights,
+)
 
 #: scheduler state that is progress (restored on resume); every other attribute comes from the config
 SCHEDULER_PROGRESS_KEYS = frozenset({'last_step', '_global_step', 'base_values', '_last_value', 'best',

@@ -1,6 +1,12 @@
 """Functional metrics."""
-from .classification import (classification_summary, confusion_matrix, cross_entropy, format_tao_table,
-                             per_class_accuracy, topk_accuracy)
+from .classification import (
+                             classification_summary,
+                             confusion_matrix,
+                             cross_entropy,
+                             format_tao_table,
+                             per_class_accuracy,
+                             topk_accuracy,
+)
 
 __all__ = ['confusion_matrix', 'per_class_accuracy', 'topk_accuracy', 'cross_entropy', 'classification_summary',
            'format_tao_table']

@@ -6,9 +6,9 @@ from torch import nn
 
 from posecls.models.backbones.base import GCNBackbone
 from posecls.models.backbones.stages import stage_plan
+from posecls.models.utils import CTRGraphConv, MultiScaleTCN, SkeletonInputBN
 from posecls.models.utils.residual import add_residual, residual_unit
 from posecls.models.utils.tcn import unit_projection
-from posecls.models.utils import CTRGraphConv, MultiScaleTCN, SkeletonInputBN
 from posecls.registry import MODELS
 
 

@@ -6,8 +6,8 @@ from torch import nn
 
 from posecls.models.backbones.base import GCNBackbone
 from posecls.models.backbones.stages import stage_plan
-from posecls.models.utils.residual import add_residual, residual_unit
 from posecls.models.utils import ConvTemporalGraphical, normalize_skeleton_input
+from posecls.models.utils.residual import add_residual, residual_unit
 from posecls.registry import MODELS
 
 

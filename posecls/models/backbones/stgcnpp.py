@@ -6,9 +6,9 @@ from torch import nn
 
 from posecls.models.backbones.base import GCNBackbone
 from posecls.models.backbones.stages import stage_plan
+from posecls.models.utils import MSTCN, MSTCN_BRANCHES, AdaptiveGraphConv, SkeletonInputBN, UnitTCN
 from posecls.models.utils.residual import add_residual, residual_unit
 from posecls.models.utils.tcn import unit_projection
-from posecls.models.utils import MSTCN, MSTCN_BRANCHES, AdaptiveGraphConv, SkeletonInputBN, UnitTCN
 from posecls.registry import MODELS
 
 TCN_TYPES = ('mstcn', 'unit_tcn')

@@ -5,21 +5,16 @@ to TAO. With labels: ``train_data.npy`` / ``train_label.pkl`` (+ val) and ``labe
 """
 from typing import Any, Dict
 
-from posecls.tao.optional import require
 from posecls.tao.spec import task_results_dir
 
 
 def run(spec: Dict[str, Any], argv=None) -> Dict[str, Any]:
     """Convert into ``<results_dir>/dataset_convert``; prints and returns the converter's summary."""
     dc = spec['dataset_convert']
-    convert = require('posecls.datasets.deepstream', 'convert', 'posecls dataset_convert')
+    from posecls.datasets.deepstream import convert, format_summary
     out_dir = task_results_dir(spec, 'dataset_convert')
     options = {k: v for k, v in dc.items() if k not in ('data', 'results_dir')}
     summary = convert(dc['data'], out_dir, **options)
-    try:
-        from posecls.datasets.deepstream import format_summary
-        print(format_summary(summary), flush=True)
-    except ImportError:  # pragma: no cover - an older converter without the formatter
-        pass
+    print(format_summary(summary), flush=True)
     print(f'Converted {dc["data"]} into {out_dir}', flush=True)
     return dict(summary or {}, results_dir=out_dir)
