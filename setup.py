@@ -1,10 +1,16 @@
-"""posecls: skeleton-based action classification (ST-GCN and newer GCNs), TAO-compatible."""
+"""posecls: skeleton action classification with graph convolutional networks (ST-GCN and newer), TAO-compatible."""
+import ast
+import os
 import os.path as osp
 import re
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
+#: shipped as package data under posecls/.mim (MMAction2's scheme; posecls/utils/package_data.py finds them)
+MIM_FOLDERS = ('configs', 'specs', 'projects', 'tools')
 
 
 def read_requirements(name: str) -> list:
@@ -17,6 +23,31 @@ def read_version() -> str:
     """Version from posecls/version.py."""
     with open(osp.join(HERE, 'posecls', 'version.py')) as f:
         return re.search(r"__version__ = '([^']+)'", f.read()).group(1)
+
+
+def console_scripts() -> list:
+    """``posecls`` (TAO-style tasks) and one ``posecls-<tool>`` per tool of posecls/tools/entry.py (parsed)."""
+    with open(osp.join(HERE, 'posecls', 'tools', 'entry.py')) as f:
+        tree = ast.parse(f.read())
+    tools = next(ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', None) == 'TOOLS')
+    return ['posecls = posecls.tao.cli:main'] + [
+        f"posecls-{name.replace('_', '-')} = posecls.tools.entry:{name}" for name in tools]
+
+
+class BuildPyWithMim(build_py):
+    """build_py that also copies configs/, specs/, projects/ and tools/ into posecls/.mim of the build."""
+
+    def run(self) -> None:
+        super().run()
+        dest = osp.join(self.build_lib, 'posecls', '.mim')
+        for folder in MIM_FOLDERS:
+            target = osp.join(dest, folder)
+            if osp.exists(target):
+                shutil.rmtree(target)
+            shutil.copytree(osp.join(HERE, folder), target,
+                            ignore=shutil.ignore_patterns('__pycache__', '*.pyc', '*.pth', '*.onnx'))
+        os.makedirs(dest, exist_ok=True)
 
 
 setup(
@@ -37,6 +68,7 @@ setup(
         'triton': read_requirements('triton'),
     },
     include_package_data=True,
-    # `posecls <task> -e spec.yaml key=value`: the TAO-compatible command line (posecls/tao/cli.py).
-    entry_points={'console_scripts': ['posecls = posecls.tao.cli:main']},
+    package_data={'posecls': ['deploy/triton/python_model.py']},
+    cmdclass={'build_py': BuildPyWithMim},
+    entry_points={'console_scripts': console_scripts()},
 )

@@ -4,6 +4,8 @@ import os.path as osp
 import sys
 import uuid
 
+os.environ.setdefault('GOMP_SPINCOUNT', '10000')  # before torch starts OpenMP (as posecls/__init__.py does)
+
 import pytest
 from mmengine.config import Config
 

@@ -72,6 +72,7 @@ def test_train_tool_amp_flag_trains_and_resumes_on_cpu(tiny_data_dir, tmp_path):
     cfg_file = str(tmp_path / 'tiny.py')
     tiny_config(tiny_data_dir, work, **{'train_cfg.max_epochs': 1}).dump(cfg_file)
     train_tool.main([cfg_file, '--amp'])
+    assert train_tool.parse_args([cfg_file, '--auto-amp']).auto_amp
     ckpt = load_checkpoint_file(osp.join(work, 'pc_model_latest.pth'))
     assert ckpt['meta']['epoch'] == 1
     assert "type='BF16OptimWrapper'" in ckpt['meta']['cfg']

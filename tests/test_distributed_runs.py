@@ -150,7 +150,8 @@ def test_rank0_alone_writes_checkpoints_and_logs(setup, run_a):
         log = f.read()
     assert 'Distributed: rank 0 of 2 processes, backend gloo, device cpu' in log
     assert 'rank 1 of 2' not in log and 'rank 1 of 2' not in out  # rank 1 logs errors only
-    assert out.count('Saving checkpoint at 2 epochs') == 1
+    assert log.count('Saving checkpoint at 2 epochs') == 1
+    assert out.count('Epoch 2/2  loss') == 1  # the quiet console: rank 0 alone prints progress
     sd = state_dict(osp.join(work, 'model_epoch_002.pth'))
     assert not any(k.startswith('module.') for k in sd)  # the unwrapped model is saved
     model = MODELS.build(Config.fromfile(osp.join(str(setup), 'cfg.py')).model)

@@ -22,10 +22,11 @@ env_cfg = dict(
     dist_cfg=dict(backend='auto'),
 )
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
-# Add dict(type='TensorboardVisBackend') to log to TensorBoard as well.
-vis_backends = [dict(type='LocalVisBackend')]
+# TensorBoard: tools/train.py --tensorboard, or in a config
+#   visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+# (a list is replaced, not merged; a top-level `vis_backends = [...]` would not reach the visualizer).
 # No fixed name: mmengine keys the visualizer singleton by name, so each run (experiment) gets its own.
-visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
 log_level = 'INFO'
 
 randomness = dict(seed=1234, deterministic=False)

@@ -10,6 +10,7 @@ deployed model (a :class:`~posecls.deploy.Backend` is wrapped in a
 labelling all classify the same way.
 """
 import os.path as osp
+import sys
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -39,6 +40,8 @@ def classes_from_config(cfg: Union[Config, dict]) -> Optional[List[str]]:
 
 def _as_config(config: Union[str, Config, dict]) -> Config:
     if isinstance(config, str):
+        from posecls.utils.package_data import resolve_shipped_path
+        config = resolve_shipped_path(config)
         if not osp.isfile(config):
             raise FileNotFoundError(f'config file not found: {config}')
         return Config.fromfile(config)
@@ -165,7 +168,7 @@ def build_inference_dataset(model: nn.Module, data: Union[np.ndarray, str],
 
 
 def inference_recognizer(model: Any, data: Union[np.ndarray, str], batch_size: int = 16, return_probs: bool = False,
-                         pipeline: Optional[Sequence[dict]] = None) -> np.ndarray:
+                         pipeline: Optional[Sequence[dict]] = None, progress: bool = False) -> np.ndarray:
     """Classify skeleton sequences.
 
     Each sequence goes through the config's test pipeline (PoseDataset, seeded
@@ -182,6 +185,7 @@ def inference_recognizer(model: Any, data: Union[np.ndarray, str], batch_size: i
         return_probs: Return the prediction scores (softmax, clips averaged by
             ``average_clips``) instead of the logits.
         pipeline: See :func:`build_inference_dataset`.
+        progress: Show a progress bar on a terminal (stderr).
 
     Returns:
         np.ndarray: (N, num_classes) float32 logits (TAO's ``fc_pred``) or scores.
@@ -193,9 +197,14 @@ def inference_recognizer(model: Any, data: Union[np.ndarray, str], batch_size: i
     was_training = model.training
     model.eval()
     outputs = []
+    starts = range(0, len(dataset), batch_size)
+    if progress and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import track
+        starts = track(starts, description='Classifying', console=Console(stderr=True), transient=True)
     try:
         with torch.no_grad():
-            for start in range(0, len(dataset), batch_size):
+            for start in starts:
                 batch = pseudo_collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
                 samples = model.test_step(batch)
                 rows = [s.pred_score if return_probs else s.pred_logits for s in samples]

@@ -223,9 +223,35 @@ def test_clip_len(model: nn.Module) -> Optional[int]:
     return None
 
 
+def _test_sample_shape(model: nn.Module) -> Optional[Tuple[int, int, int, int]]:
+    """(C, T, V, M) of the first test sample after the config's test pipeline (None: no readable test set)."""
+    cfg = getattr(model, 'cfg', None)
+    try:
+        ds_cfg = cfg.test_dataloader.dataset
+        path = ds_cfg.data_path
+    except AttributeError:
+        return None
+    if not isinstance(path, str) or not osp.isfile(path):
+        return None
+    from posecls.registry import DATASETS
+    from posecls.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    inputs = DATASETS.build(ds_cfg)[0]['inputs']
+    return tuple(int(d) for d in inputs.shape[-4:])
+
+
 def export_input_shape(model: nn.Module) -> Tuple[int, int, int, int]:
-    """(C, T, V, M) to export: :func:`default_input_shape`, T = the test pipeline's ``clip_len`` if it resamples."""
+    """(C, T, V, M) to export: what the model sees at test time.
+
+    The shape of the config's first test sample after the test pipeline (T of the data, or the
+    ``clip_len`` the pipeline resamples to) when the test set is readable; else C of the model and
+    V, M of its layout, with T = the test pipeline's ``UniformSample`` ``clip_len`` or the layout's T
+    (:func:`default_input_shape`; TAO: 300).
+    """
     shape = default_input_shape(model)
+    sample = _test_sample_shape(model)
+    if sample is not None and (sample[0], sample[2]) == (shape[0], shape[2]):
+        return sample
     clip_len = test_clip_len(model)
     return shape if clip_len is None else (shape[0], clip_len) + tuple(shape[2:])
 

@@ -20,7 +20,9 @@ _INTERP = re.compile(r'\$\{([^${}]+)\}')
 
 
 def read_spec_file(path: str) -> Dict[str, Any]:
-    """Read a YAML spec file into a dict (an empty file is an empty spec)."""
+    """Read a YAML spec file into a dict (an empty file is an empty spec); ``specs/...`` names a shipped spec."""
+    from posecls.utils.package_data import resolve_shipped_path
+    path = resolve_shipped_path(path)
     if not osp.isfile(path):
         raise SpecError(f'experiment spec not found: {path}')
     with open(path) as f:

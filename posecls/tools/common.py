@@ -11,18 +11,29 @@ from mmengine.runner import Runner
 from posecls.registry import RUNNERS
 from posecls.utils import register_all_modules
 from posecls.utils.config import merge_cfg_options
+from posecls.utils.package_data import resolve_shipped_path
 
 __all__ = ['load_config', 'build_runner', 'DictAction']
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
-                launcher: str = 'none') -> Config:
+                launcher: str = 'none', verbose: Optional[bool] = None) -> Config:
     """Read a config file, apply ``--cfg-options`` and set ``work_dir`` and ``launcher``.
 
     ``work_dir`` priority: argument > config > ``./work_dirs/<config name>``.
+
+    Args:
+        path: Config file.
+        cfg_options: ``--cfg-options`` overrides (an unknown top-level key is refused).
+        work_dir: ``--work-dir``.
+        launcher: ``--launcher``.
+        verbose: False: the console shows a progress display and warnings only (``ProgressHook``;
+            the log file keeps everything); True: mmengine's full console log; None: the config's.
     """
+    path = resolve_shipped_path(path)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
+        raise FileNotFoundError(f'config file not found: {path} (nor shipped with posecls: see '
+                                'posecls.utils.package_data)')
     # `custom_imports` modules are imported by name: make the working directory importable, as it is for
     # `python -c` / notebooks (a script's sys.path starts with the script's folder instead).
     if os.getcwd() not in sys.path:
@@ -37,6 +48,18 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     cfg.launcher = launcher
+    if verbose is not None:
+        set_verbosity(cfg, verbose)
+    return cfg
+
+
+def set_verbosity(cfg: Config, verbose: bool) -> Config:
+    """Quiet console with a progress display (``verbose=False``) or mmengine's full console log."""
+    cfg.console_log_level = 'INFO' if verbose else 'WARNING'
+    hooks = [h for h in (cfg.get('custom_hooks') or []) if h.get('type') != 'ProgressHook']
+    if not verbose:
+        hooks.append(dict(type='ProgressHook'))
+    cfg.custom_hooks = hooks
     return cfg
 
 

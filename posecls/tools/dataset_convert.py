@@ -45,6 +45,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     prog.add_argument('--no-progress', dest='progress', action='store_const', const=False)
     x.add_argument('--summary-json', help='also write the summary as JSON to this file')
     x.add_argument('--quiet', action='store_true', help='print only the summary')
+    p.add_argument('--verbose', action='store_true',
+                   help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return p.parse_args(argv)
 
 

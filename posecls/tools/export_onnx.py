@@ -22,8 +22,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--no-einsum', action='store_true', help='export the graph aggregation as MatMul (no Einsum '
                    'node) for runtimes without Einsum')
     p.add_argument('--input-shape', type=int, nargs=4, metavar=('C', 'T', 'V', 'M'),
-                   help='static input shape (default: C of the model, T/V/M of its graph layout, e.g. 3 300 34 1; '
-                   'T is the clip_len when the config\'s test pipeline resamples with UniformSample)')
+                   help='static input shape (default: the shape of the config\'s test samples after the test '
+                   'pipeline; without a readable test set C of the model, T/V/M of its graph layout, e.g. 3 300 34 1, '
+                   'T = the UniformSample clip_len when the test pipeline resamples)')
     p.add_argument('--verify-data', help='real .npy (N,C,T,V,M) for the parity check (default: the config\'s test '
                    'dataset when its shape matches, else its first samples after the test pipeline)')
     p.add_argument('--no-verify', action='store_true', help='skip the onnxruntime parity check')
@@ -32,6 +33,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--report', help='also write the export report as JSON here')
     p.add_argument('--device', default='cpu')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
+    p.add_argument('--verbose', action='store_true',
+                   help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return p.parse_args(argv)
 
 

@@ -130,6 +130,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--use', choices=FUSE_INPUTS, default='scores',
                         help='fuse softmax scores (default) or raw logits')
     parser.add_argument('--out', help='write the fused predictions as a .npz dump (same format as the inputs)')
+    parser.add_argument('--verbose', action='store_true',
+                    help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     args = parser.parse_args(argv)
     if args.weights is not None:  # `--weights 1 1 a.npz b.npz`: the dumps after the numbers are dumps
         tokens, args.weights = args.weights, []

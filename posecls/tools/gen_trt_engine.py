@@ -27,6 +27,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--verify-data', help='real .npy (N,C,T,V,M) for the parity check (first 16 samples)')
     p.add_argument('--no-verify', action='store_true', help='skip the parity check')
     p.add_argument('--atol', type=float, help=f'parity tolerance (default {FP16_ATOL} fp16, {FP32_ATOL} fp32)')
+    p.add_argument('--verbose', action='store_true',
+                   help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return p.parse_args(argv)
 
 

@@ -20,6 +20,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. test_dataloader.dataset.pipeline.0.clip_len=64')
+    parser.add_argument('--verbose', action='store_true',
+                        help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return parser.parse_args(argv)
 
 
@@ -27,7 +29,7 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     """Run inference; returns the predicted class names."""
     args = parse_args(argv)
     model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
-    logits = inference_recognizer(model, args.data, batch_size=args.batch_size)
+    logits = inference_recognizer(model, args.data, batch_size=args.batch_size, progress=not args.verbose)
     classes = model.dataset_meta.get('classes')
     names = top1_labels(logits, classes)
     write_lines(args.out, names)

@@ -19,6 +19,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('-b', '--batch-size', type=int, default=1)
     p.add_argument('--timeout', type=float, default=300.0, help='overall limit in seconds')
     p.add_argument('--out', help='also write the report as JSON')
+    p.add_argument('--verbose', action='store_true',
+                   help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return p.parse_args(argv)
 
 

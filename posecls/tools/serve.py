@@ -28,6 +28,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--metrics-port', type=int, default=8002)
     p.add_argument('--repo', help='where to write the repository (default: a temporary folder)')
     p.add_argument('--duration', type=float, help='stop after this many seconds (default: until Ctrl-C/SIGTERM)')
+    p.add_argument('--verbose', action='store_true',
+                   help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return p.parse_args(argv)
 
 

@@ -20,13 +20,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='override config entries, e.g. test_dataloader.dataset.data_path=...')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument('--verbose', action='store_true',
+                        help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     """Evaluate; prints the table and returns the metrics (with ``report`` paths)."""
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, verbose=args.verbose)
     metrics = test_model(cfg, args.checkpoint, device=args.device, dump=args.dump)
     shutdown_distributed()
     return metrics

@@ -24,7 +24,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision: float16 with dynamic loss scaling on a GPU, bfloat16 '
                         'autocast on a CPU (fast on CPUs with AVX512-BF16 or AMX)')
+    parser.add_argument('--auto-amp', action='store_true',
+                        help='--amp only where it is faster: on a GPU, or on a CPU with native bfloat16 (AVX512-BF16 '
+                        'or AMX); float32 elsewhere (the main job uses it)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help='also log to TensorBoard (<work-dir>/<timestamp>/vis_data; tensorboard --logdir WORK_DIR)')
     parser.add_argument('--seed', type=int, help='random seed (overrides randomness.seed)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by (processes x batch_size) / auto_scale_lr.base_batch_size '
@@ -35,6 +40,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher (tools/dist_train.sh sets pytorch)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument('--verbose', action='store_true',
+                        help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return parser.parse_args(argv)
 
 
@@ -62,12 +69,21 @@ def enable_amp(cfg) -> None:
                       'slower than float32')
 
 
+def enable_tensorboard(cfg) -> None:
+    """Add mmengine's TensorboardVisBackend to the visualizer (once)."""
+    visualizer = cfg.get('visualizer') or dict(type='Visualizer')
+    backends = list(visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    cfg.visualizer = dict(visualizer, vis_backends=backends)
+
+
 def main(argv: Optional[List[str]] = None):
     """Run training; returns the trained model."""
     args = parse_args(argv)
     if args.resume is not None and args.no_auto_resume:
         raise SystemExit('--resume and --no-auto-resume contradict each other')
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, verbose=args.verbose)
     if args.no_auto_resume:
         cfg.resume = False
     elif args.resume == 'auto':
@@ -81,8 +97,10 @@ def main(argv: Optional[List[str]] = None):
             raise SystemExit('--resume PATH and --load-from are mutually exclusive')
         cfg.load_from = args.load_from
         cfg.resume = False
-    if args.amp:
+    if args.amp or (args.auto_amp and (torch.cuda.is_available() or cpu_has_native_bf16())):
         enable_amp(cfg)
+    if args.tensorboard:
+        enable_tensorboard(cfg)
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None

@@ -31,6 +31,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--instance-count', type=int, default=1)
     p.add_argument('--device', default='cpu', help='device of the python-platform model')
     p.add_argument('--force', action='store_true', help='replace an existing model folder')
+    p.add_argument('--verbose', action='store_true',
+                   help='full log (the config dump, hooks, per-iteration lines) and tracebacks of errors')
     return p.parse_args(argv)
 
 

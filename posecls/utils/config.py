@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 #: and keys posecls / mmengine read)
 _RUNNER_KEYS = None
 EXTRA_TOP_LEVEL_KEYS = frozenset({'custom_imports', 'runner_type', 'model_wrapper_cfg', 'find_unused_parameters',
-                                  'sync_bn', 'init_from', 'compile', 'activation_checkpointing',
+                                  'sync_bn', 'init_from', 'console_log_level', 'compile', 'activation_checkpointing',
                                   'efficient_conv_bn_eval', 'strategy', 'data_root', 'gpu_ids'})
 
 

@@ -4,7 +4,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from posecls.tools.cli import run_tool  # noqa: E402
 from posecls.tools.load_test import main  # noqa: E402
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main, prog='tools/deployment/load_test.py'))

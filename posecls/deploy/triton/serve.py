@@ -29,8 +29,8 @@ from typing import Dict, List, Optional
 
 from posecls.utils.network import free_port
 
-PYTRITON_HINT = ('the Triton server binary comes with the nvidia-pytriton wheel: pip install "posecls[triton]" '
-                 '(or pip install --no-deps nvidia-pytriton==0.7.0)')
+PYTRITON_HINT = ('the Triton server binary comes with the nvidia-pytriton wheel: pip install "posecls[triton]" && '
+                 'pip install --no-deps nvidia-pytriton==0.7.0 (--no-deps: its metadata pins numpy<2)')
 
 #: Environment variable that carries ``{"path": sys.path, "site": [site dirs]}`` of the starting Python to the
 #: stub; read by python_model.py (same name there: it runs before posecls is importable).

@@ -39,6 +39,16 @@ SCHEDULER_SHAPE_KEYS = ('T_max', 'eta_min', 'total_iters', 'milestones', 'gamma'
                         'start_factor', 'end_factor', 'begin')
 
 
+#: mmengine's own deprecation notices about its internals (its CheckpointHook uses FileClient): nothing a user
+#: can act on, kept out of the quiet console (the log file still has them)
+_INTERNAL_DEPRECATIONS = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias of "LocalBackend"')
+
+
+def _drop_internal_deprecations(record) -> bool:
+    message = str(record.msg)
+    return not any(text in message for text in _INTERNAL_DEPRECATIONS)
+
+
 @RUNNERS.register_module()
 class PoseRunner(Runner):
     """mmengine Runner for posecls.
@@ -316,6 +326,19 @@ class PoseRunner(Runner):
         if bad:
             raise CheckpointError(f'cannot resume from {filename}: it is a checkpoint of another model (another '
                                   'config?): ' + '; '.join(bad[:4]))
+
+    def build_logger(self, log_level: Union[int, str] = 'INFO', log_file: Optional[str] = None, **kwargs):
+        """mmengine's logger; ``console_log_level`` in the config (the tools set ``WARNING`` unless
+        ``--verbose``) quiets the console only: the log file keeps ``log_level`` (the full log)."""
+        logger = super().build_logger(log_level=log_level, log_file=log_file, **kwargs)
+        console = self.cfg.get('console_log_level') if self.cfg is not None else None
+        if console:
+            import logging
+            for handler in logger.handlers:
+                if type(handler) is logging.StreamHandler:
+                    handler.setLevel(console)
+                    handler.addFilter(_drop_internal_deprecations)
+        return logger
 
     def build_log_processor(self, log_processor: Union[LogProcessor, Dict]) -> LogProcessor:
         """mmengine's LogProcessor becomes :class:`PoseLogProcessor` (val/test metrics are the epoch's own)."""
