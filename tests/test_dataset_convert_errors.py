@@ -6,7 +6,8 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from posecls.datasets.deepstream import convert, converter, generate_deepstream_json, npy_io
+from posecls.datasets.deepstream import convert, generate_deepstream_json, npy_io
+from posecls.datasets.deepstream import dataset_convert as converter
 from posecls.utils.atomic_io import atomic_open
 
 from tao_dataset_convert_ref import tao_convert

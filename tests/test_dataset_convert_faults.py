@@ -10,12 +10,12 @@ import pytest
 
 from posecls.datasets.deepstream import (
     convert,
-    converter,
     generate_deepstream_json,
     ground_truth_labels,
     load_pose_json,
     read_tracks,
 )
+from posecls.datasets.deepstream import dataset_convert as converter
 from posecls.datasets.deepstream.options import ConvertOptions
 from posecls.datasets.deepstream.spill import TMP_PREFIX, DiskRows
 

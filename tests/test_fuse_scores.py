@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from posecls.tools.fuse_scores import fuse, load_dump, main
+from posecls.evaluation.fuse_scores import fuse, load_dump
+from posecls.tools.fuse_scores import main
 
 from conftest import REPO, shared_dataset
 

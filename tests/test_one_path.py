@@ -163,7 +163,9 @@ def test_one_home_per_command():
     tools = {'export_onnx': 'posecls.deploy.export_onnx', 'gen_trt_engine': 'posecls.deploy.gen_trt_engine',
              'serve': 'posecls.deploy.triton.serve', 'triton_client': 'posecls.deploy.triton.triton_client',
              'triton_repo': 'posecls.deploy.triton.triton_repo', 'load_test': 'posecls.deploy.triton.load_test',
-             'inference': 'posecls.apis.inference', 'test': 'posecls.apis.test'}
+             'inference': 'posecls.apis.inference', 'test': 'posecls.apis.test',
+             'dataset_convert': 'posecls.datasets.deepstream.dataset_convert',
+             'fuse_scores': 'posecls.evaluation.fuse_scores'}
     for tool, library in tools.items():
         assert osp.isfile(osp.join(REPO, 'posecls', 'tools', f'{tool}.py')), tool
         importlib.import_module(library)

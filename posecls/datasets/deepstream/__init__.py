@@ -7,7 +7,7 @@ collection, gap splitting), ``windows`` (TAO's window sampling), ``labels``
 (:func:`convert`), ``segments`` (Triton client's segment -> frame mapping and
 ``action`` fields), ``synthetic`` (realistic DeepStream-style JSON generator).
 """
-from .converter import convert, format_summary, resolve_inputs
+from .dataset_convert import convert, format_summary, resolve_inputs
 from .features import pose_features
 from .labels import LabelRule, load_label_rules
 from .options import POSE_TYPES, TAO_DEFAULTS, ConvertOptions
