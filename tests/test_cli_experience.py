@@ -105,3 +105,15 @@ def test_opencv_stand_in_names_what_to_install():
     if importlib.util.find_spec('cv2') is None or getattr(_sys.modules.get('cv2'), 'posecls_stub', False):
         from mmengine.runner import Runner  # noqa: F401  -- imports mmengine.visualization (import cv2)
         assert _sys.modules['cv2'].posecls_stub
+
+
+def test_posecls_command_dispatches_the_tools(trained_tool_run, tmp_path, capsys):
+    """``posecls <tool> ARGS`` is ``posecls-<tool> ARGS`` for every tool that is not a TAO task."""
+    from posecls.tao.cli import main, tool_command
+    assert tool_command(['test']) == 'test' and tool_command(['make-sample-data']) == 'make_sample_data'
+    assert tool_command(['train']) is None and tool_command(['evaluate']) is None  # the TAO tasks keep their spec form
+    cfg_file, work, _ = trained_tool_run
+    assert main(['test', cfg_file, osp.join(work, 'pc_model_latest.pth'), '--work-dir', str(tmp_path / 't')]) == 0
+    assert 'Total accuracy' in capsys.readouterr().out
+    assert main(['test', cfg_file, str(tmp_path / 'missing.pth')]) == 1
+    assert 'posecls test: error: checkpoint not found' in capsys.readouterr().err

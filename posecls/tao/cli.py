@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``posecls``."""
     parser = argparse.ArgumentParser(
         prog='posecls', description='TAO PoseClassificationNet-compatible tasks on posecls (mmengine).',
-        epilog='Run "posecls <task> --help" for the keys of a task.')
+        epilog='Run "posecls <task> --help" for the keys of a task. The MMAction-style tools are subcommands too: '
+        'posecls test|export_onnx|make_sample_data|... ARGS is posecls-<tool> ARGS (posecls.tools.entry).')
     sub = parser.add_subparsers(dest='command', metavar='{' + ','.join(TASKS) + ',config}')
     sub.required = True
     for task in TASKS:
@@ -80,12 +81,32 @@ def _user_errors() -> tuple:
     return (TaskNotAvailable, CheckpointError, EncryptionError, LabelFileError, FileNotFoundError, NonFiniteInputError)
 
 
+def tool_command(argv: Sequence[str]) -> Optional[str]:
+    """The MMAction-style tool ``posecls <tool> ...`` names, or None (a TAO task, ``config``, an option).
+
+    Every tool of :mod:`posecls.tools.entry` whose name is not a TAO task is also a ``posecls``
+    subcommand (``posecls test``, ``posecls stream``, ``posecls report`` ...): the same as ``posecls-<tool>``.
+    """
+    from posecls.tools.entry import TOOLS
+    if not argv:
+        return None
+    name = argv[0].replace('-', '_')
+    return name if name in TOOLS and name not in TASKS else None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``posecls`` console script; returns the exit code.
 
     Exit codes: 0 success, 2 invalid command line or spec (nothing was done),
     1 a task error (missing component, unreadable checkpoint, wrong key ...).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tool = tool_command(argv)
+    if tool is not None:
+        import importlib
+
+        from posecls.tools.cli import run_tool
+        return run_tool(importlib.import_module(f'posecls.tools.{tool}').main, argv[1:], prog=f'posecls {argv[0]}')
     args = build_parser().parse_args(argv)
     name = 'config convert' if args.command == 'config' else args.command
     try:
