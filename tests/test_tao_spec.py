@@ -26,7 +26,8 @@ def test_empty_spec_has_taos_defaults():
     assert spec['results_dir'] is None and spec['encryption_key'] is None
     assert spec['model'] == dict(model_type='ST-GCN', pretrained_model_path=None, input_channels=3, dropout=0.5,
                                  graph_layout='nvidia', graph_strategy='spatial', edge_importance_weighting=True,
-                                 base_channels=64)
+                                 base_channels=64, backbone_options={})
+    assert spec['custom_imports'] == []
     ds = spec['dataset']
     assert (ds['num_classes'], ds['label_map'], ds['random_choose'], ds['random_move'], ds['window_size'],
             ds['batch_size'], ds['num_workers']) == (6, None, False, False, -1, 16, 1)
@@ -112,7 +113,8 @@ def test_override_errors(override, message):
     ('model.graph_layout=kinect', r"model.graph_layout: 'kinect' is not allowed; allowed values: .*'coco'.*'nvidia'"),
     ('model.graph_strategy=radial', r"model.graph_strategy: 'radial' is not allowed; allowed values: 'distance', "
                                     r"'spatial', 'uniform'"),
-    ('model.model_type=CTR-GCN', r"model.model_type: 'CTR-GCN' is not allowed; allowed values: 'ST-GCN'"),
+    ('model.model_type=ResNet', r"model.model_type: 'ResNet' is not allowed; allowed values: 'ST-GCN', "
+                                r"'ST-GCN\+\+', 'CTR-GCN'"),
     ('model.dropout=1.0', r'model.dropout: got 1.0 \(float\); expected a number >= 0.0 and < 1.0'),
     ('model.input_channels=0', r'model.input_channels: got 0 .*>= 1'),
     ('model.edge_importance_weighting=yes please', r'model.edge_importance_weighting: .*expected true or false'),

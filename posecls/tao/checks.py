@@ -29,6 +29,49 @@ def _existing_file(spec: Dict[str, Any], key: str, what: str, required: bool = T
     return node
 
 
+def _frames_of(path: str) -> Optional[int]:
+    """T of an (N, C, T, V, M) .npy (read from its header; None when it is not such an array)."""
+    import numpy as np
+    try:
+        arr = np.load(path, mmap_mode='r', allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return None
+    return int(arr.shape[2]) if arr.ndim == 5 else None
+
+
+def check_model(spec: Dict[str, Any]) -> None:
+    """The backbone ``model.model_type`` names can be built with the spec's options (before any work).
+
+    Raises:
+        SpecError: an ST-GCN-only key set for another backbone, an option the backbone does not have
+            (the allowed ones with their defaults are listed), or a value the backbone refuses.
+    """
+    import inspect
+
+    from posecls.tao.schema import SPEC, backbone_class
+    m = spec['model']
+    cls = backbone_class(m['model_type'])
+    if m['model_type'] != 'ST-GCN' and cls.__name__ != 'STGCN':
+        for key in ('dropout', 'edge_importance_weighting'):
+            if m[key] != SPEC.fields['model'].fields[key].default:
+                raise SpecError(f'model.{key}={m[key]!r} is an ST-GCN option; model.model_type={m["model_type"]} '
+                                f'takes its own options in model.backbone_options (see docs/tao_cli.md)')
+    params = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+              if k not in ('self', 'init_cfg') and p.kind is p.POSITIONAL_OR_KEYWORD}
+    fixed = ('in_channels', 'graph_cfg', 'base_channels')
+    unknown = [k for k in m['backbone_options'] if k not in params or k in fixed]
+    if unknown:
+        allowed = ', '.join(f'{k}={v!r}' for k, v in params.items() if k not in fixed)
+        raise SpecError(f'model.backbone_options: {cls.__name__} has no option {unknown[0]!r} (set in_channels, '
+                        f'graph_cfg and base_channels with model.input_channels / graph_layout / graph_strategy / '
+                        f'base_channels); its options: {allowed}')
+    from posecls.tao.to_config import model_config
+    try:
+        model_config(spec)
+    except (ValueError, TypeError, KeyError) as e:
+        raise SpecError(f'model: {cls.__name__} refuses the spec ({e})') from None
+
+
 def check_label_map(spec: Dict[str, Any]) -> None:
     """``dataset.label_map`` is set and has exactly ``dataset.num_classes`` entries."""
     ds = spec['dataset']
@@ -63,6 +106,7 @@ def _checkpoint_or_engine(spec: Dict[str, Any], task: str) -> None:
 
 
 def _check_train(spec: Dict[str, Any], notes: List[str]) -> None:
+    check_model(spec)
     ds, tr, opt = spec['dataset'], spec['train'], spec['train']['optim']
     check_label_map(spec)
     _existing_file(spec, 'dataset.train_dataset.data_path', 'the training .npy')
@@ -74,6 +118,13 @@ def _check_train(spec: Dict[str, Any], notes: List[str]) -> None:
     if ds['random_choose'] and ds['window_size'] < 1:
         raise SpecError(f"dataset.random_choose=true needs dataset.window_size >= 1 (frames per sample), got "
                         f"{ds['window_size']}")
+    if not ds['random_choose'] and ds['window_size'] > 0:
+        frames = _frames_of(ds['train_dataset']['data_path'])
+        if frames is not None and ds['window_size'] < frames:
+            notes.append(f"dataset.window_size={ds['window_size']} is smaller than the T={frames} frames of "
+                         f"{ds['train_dataset']['data_path']}: without dataset.random_choose it only pads shorter "
+                         'arrays and never crops, so it does nothing here (as in TAO); set random_choose=true to '
+                         'train on random windows')
     for key in ('checkpoint_interval', 'validation_interval'):
         if tr[key] > tr['num_epochs']:
             raise SpecError(f"train.{key}={tr[key]} is larger than train.num_epochs={tr['num_epochs']}; "
@@ -112,6 +163,7 @@ def _check_train(spec: Dict[str, Any], notes: List[str]) -> None:
 
 
 def _check_evaluate(spec: Dict[str, Any], notes: List[str]) -> None:
+    check_model(spec)
     check_label_map(spec)
     _checkpoint_or_engine(spec, 'evaluate')
     _existing_file(spec, 'evaluate.test_dataset.data_path', 'the evaluation .npy')
@@ -120,6 +172,7 @@ def _check_evaluate(spec: Dict[str, Any], notes: List[str]) -> None:
 
 
 def _check_inference(spec: Dict[str, Any], notes: List[str]) -> None:
+    check_model(spec)
     check_label_map(spec)
     _checkpoint_or_engine(spec, 'inference')
     _existing_file(spec, 'inference.test_dataset.data_path', 'the .npy of sequences to classify')
@@ -132,6 +185,7 @@ def _check_inference(spec: Dict[str, Any], notes: List[str]) -> None:
 
 
 def _check_export(spec: Dict[str, Any], notes: List[str]) -> None:
+    check_model(spec)
     ckpt = _existing_file(spec, 'export.checkpoint', 'the checkpoint to export')
     if ckpt.endswith(BACKEND_SUFFIXES):
         raise SpecError(f'export.checkpoint: {ckpt!r} is already a deployment file; export needs a .pth checkpoint')

@@ -7,6 +7,7 @@ Tasks: train, evaluate, inference, export, gen_trt_engine, dataset_convert.
 ``posecls <task> --help`` lists the keys of the task with their defaults.
 """
 import argparse
+import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -74,11 +75,9 @@ def run_task(task: str, spec_path: str, overrides: Sequence[str] = ()) -> Dict[s
 
 
 def _user_errors() -> tuple:
-    from posecls.datasets.label_io import LabelFileError
-    from posecls.utils.checkpoint import CheckpointError
-    from posecls.utils.encryption import EncryptionError
-    from posecls.utils.input_checks import NonFiniteInputError
-    return (TaskNotAvailable, CheckpointError, EncryptionError, LabelFileError, FileNotFoundError, NonFiniteInputError)
+    """The ordinary errors of :mod:`posecls.tools.cli` (one line, no traceback) plus TaskNotAvailable."""
+    from posecls.tools.cli import ordinary_errors
+    return (TaskNotAvailable, ) + ordinary_errors()
 
 
 def tool_command(argv: Sequence[str]) -> Optional[str]:
@@ -124,8 +123,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'posecls {name}: error in the experiment spec: {e}', file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - user-facing errors get one clear line, bugs keep their traceback
-        if isinstance(e, _user_errors()):
-            print(f'posecls {name}: error: {e}', file=sys.stderr)
+        from posecls.tools.cli import DEBUG_ENV, error_message
+        if isinstance(e, _user_errors()) and os.environ.get(DEBUG_ENV, '') in ('', '0'):
+            print(f'posecls {name}: error: {error_message(e)}', file=sys.stderr)
             return 1
         raise
 

@@ -12,7 +12,7 @@ from posecls.tao.errors import SpecError
 Choices = Union[None, Sequence[Any], Callable[[], Sequence[Any]]]
 
 KINDS = ('int', 'float', 'bool', 'str', 'int_list', 'str_list', 'label_map', 'paths', 'label_map_or_path', 'rows',
-         'choice')
+         'choice', 'mapping')
 
 
 def _fmt(value: Any) -> str:
@@ -30,8 +30,8 @@ class Field:
         kind: ``'int'``, ``'float'``, ``'bool'``, ``'str'``, ``'int_list'``,
             ``'str_list'``, ``'label_map'`` (``{name: id}``), ``'label_map_or_path'``
             (that or a JSON file path), ``'paths'`` (a path or a list of paths),
-            ``'rows'`` (a CSV path or a list of mappings) or ``'choice'`` (any
-            value listed in ``choices``).
+            ``'rows'`` (a CSV path or a list of mappings), ``'choice'`` (any
+            value listed in ``choices``) or ``'mapping'`` (``{name: value}``, checked by the consumer).
         default: Default value (TAO's unless ``tao`` is False).
         doc: One-line description.
         maps_to: Where the value goes in the mmengine config (for docs and help).
@@ -86,7 +86,7 @@ class Field:
                 'label_map': 'a mapping {class name: id} with ids 0..K-1',
                 'label_map_or_path': 'a mapping {class name: id} with ids 0..K-1, or a JSON file path',
                 'paths': 'a path or a list of paths', 'rows': 'a CSV path or a list of mappings',
-                'choice': 'a value'}[self.kind]
+                'choice': 'a value', 'mapping': 'a mapping {option: value}'}[self.kind]
         if self._choices is not None:
             if callable(self._choices) and not resolve_choices and self.choices_doc:
                 base = f'one of: {self.choices_doc}'
@@ -178,6 +178,10 @@ class Field:
             if not (isinstance(value, str) or (isinstance(value, list) and value
                                                and all(isinstance(v, str) for v in value))):
                 raise self._fail(key, value)
+        elif kind == 'mapping':
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise self._fail(key, value)
+            value = dict(value)
         elif kind == 'rows':
             if isinstance(value, tuple):
                 value = list(value)

@@ -26,6 +26,33 @@ def registered_strategies() -> List[str]:
     return sorted(PARTITIONS.module_dict)
 
 
+#: TAO-style names of posecls's backbones (model.model_type); any other registered backbone is named by its class
+MODEL_TYPES = {'ST-GCN': 'STGCN', 'ST-GCN++': 'STGCNPP', 'CTR-GCN': 'CTRGCN', 'ProtoGCN': 'ProtoGCN'}
+
+
+def backbone_class(model_type: str):
+    """The registered backbone class of a ``model.model_type`` (a TAO-style name or a class name)."""
+    import posecls.models  # noqa: F401 - registers the backbones
+    from posecls.registry import MODELS
+    return MODELS.get(MODEL_TYPES.get(model_type, model_type))
+
+
+def model_types() -> List[str]:
+    """``model.model_type`` values: the TAO-style names of available backbones, then every registered backbone."""
+    import inspect
+
+    import posecls.models  # noqa: F401
+    from posecls.models.backbones.base import GCNBackbone
+    from posecls.registry import MODELS
+    names = [t for t, cls in MODEL_TYPES.items() if MODELS.get(cls) is not None]
+    for name, cls in sorted(MODELS.module_dict.items()):
+        params = inspect.signature(cls.__init__).parameters if inspect.isclass(cls) else {}
+        if name not in MODEL_TYPES.values() and (issubclass(cls, GCNBackbone) or
+                                                 {'in_channels', 'graph_cfg'} <= set(params)):
+            names.append(name)
+    return names
+
+
 def _dataset_paths(doc: str, prefix: str, label_doc: str = 'label .pkl [[names], [ids]]') -> Section:
     return Section(doc, {
         'data_path': Field('str', None, 'skeleton array .npy (N, C, T, V, M)', nullable=True,
@@ -45,23 +72,28 @@ def _device_fields(task: str) -> Dict[str, Field]:
 
 
 MODEL = Section('network (ST-GCN)', {
-    'model_type': Field('str', 'ST-GCN', 'architecture', choices=['ST-GCN'], maps_to='model.backbone.type=STGCN'),
+    'model_type': Field('str', 'ST-GCN', 'architecture (TAO: ST-GCN only)', choices=model_types,
+                        choices_doc='ST-GCN, ST-GCN++, CTR-GCN, ProtoGCN (or a registered backbone class)',
+                        maps_to='model.backbone.type (STGCN, STGCNPP, CTRGCN, ProtoGCN, ...)'),
     'pretrained_model_path': Field(
         'str', None, 'initial weights (posecls, TAO Lightning or original ST-GCN .pth); the classifier is '
         're-initialised when its class count differs', nullable=True, maps_to='load_from (resume=False)'),
     'input_channels': Field('int', 3, 'channels C of the input (x, y, z / score)', low=1,
                             maps_to='model.backbone.in_channels, *_dataloader.dataset.num_channels'),
-    'dropout': Field('float', 0.5, 'dropout of ST-GCN blocks 1-9', low=0.0, high=1.0, high_open=True,
-                     maps_to='model.backbone.dropout'),
+    'dropout': Field('float', 0.5, 'dropout of ST-GCN blocks 1-9 (ST-GCN only; the others: backbone_options)',
+                     low=0.0, high=1.0, high_open=True, maps_to='model.backbone.dropout'),
     'graph_layout': Field('str', 'nvidia', 'skeleton layout', choices=registered_layouts,
                           choices_doc=TAO_LAYOUTS + ' (or a registered layout)',
                           maps_to='model.backbone.graph_cfg.layout, *_dataloader.dataset.num_joints'),
     'graph_strategy': Field('str', 'spatial', 'adjacency partition strategy', choices=registered_strategies,
                             choices_doc='uniform, distance, spatial', maps_to='model.backbone.graph_cfg.strategy'),
-    'edge_importance_weighting': Field('bool', True, 'learn an edge-importance mask per block',
+    'edge_importance_weighting': Field('bool', True, 'learn an edge-importance mask per block (ST-GCN only)',
                                        maps_to='model.backbone.edge_importance_weighting'),
     'base_channels': Field('int', 64, 'width of the first stage (64 -> 128 -> 256 in TAO); smaller for quick runs',
-                           low=1, tao=False, maps_to='model.backbone.base_channels, model.cls_head.in_channels=4x'),
+                           low=1, tao=False, maps_to='model.backbone.base_channels, model.cls_head.in_channels'),
+    'backbone_options': Field('mapping', {}, "the backbone's own options, e.g. {gcn_adaptive: importance} for "
+                              'ST-GCN++ (table in docs/tao_cli.md); checked against the backbone before any work',
+                              tao=False, maps_to='model.backbone.<option>'),
 })
 
 DATASET = Section('data (TAO skeleton arrays)', {
@@ -239,6 +271,9 @@ SPEC = Section('experiment spec', {
     'encryption_key': Field('str', None, 'passphrase: checkpoints are AES-GCM encrypted with it (never written '
                             'to configs, logs or checkpoints)', nullable=True),
     'model_name': Field('str', 'pose_classification', 'network name (TAO >= 6)', choices=['pose_classification']),
+    'custom_imports': Field('str_list', [], 'Python modules imported before the spec is checked, to register your own '
+                            'layouts / backbones (like a config\'s custom_imports; run from the folder holding them '
+                            'or put it on PYTHONPATH)', tao=False, maps_to='custom_imports.imports'),
     'model': MODEL,
     'dataset': DATASET,
     'train': TRAIN,
@@ -260,4 +295,4 @@ TASK_SECTIONS: Dict[str, List[str]] = {
     'dataset_convert': ['dataset_convert'],
 }
 TASKS = tuple(TASK_SECTIONS)
-TOP_LEVEL_KEYS = ('results_dir', 'encryption_key', 'model_name')
+TOP_LEVEL_KEYS = ('results_dir', 'encryption_key', 'model_name', 'custom_imports')

@@ -122,7 +122,27 @@ def build_spec(raw: Dict[str, Any], overrides: Sequence[str] = ()) -> Dict[str, 
     raw = apply_overrides(_deep_copy(raw), overrides)
     merged = _merge(raw, SPEC, '')
     resolved = resolve_interpolations(merged)
+    import_custom_modules(SPEC.fields['custom_imports'].check(resolved['custom_imports'], 'custom_imports'))
     return _check_types(resolved, SPEC, '')
+
+
+def import_custom_modules(modules: Sequence[str]) -> None:
+    """Import the spec's ``custom_imports`` (the working directory importable, as for configs).
+
+    Raises:
+        SpecError: a module that cannot be imported, with the import error.
+    """
+    import importlib
+    import os
+    import sys
+    if modules and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001 - any failure of the user's module is reported with its cause
+            raise SpecError(f'custom_imports: cannot import {name!r} ({type(e).__name__}: {e}); run from the folder '
+                            'that holds it or put that folder on PYTHONPATH') from None
 
 
 def load_spec(path: str, overrides: Sequence[str] = ()) -> Dict[str, Any]:

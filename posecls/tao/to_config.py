@@ -20,23 +20,44 @@ def num_joints_of(layout: str) -> int:
     return get_layout(layout).num_node
 
 
-def model_config(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """``model`` of the config: TAO's ST-GCN with the spec's layout, channels and classes."""
+def backbone_config(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """``model.backbone``: TAO's ST-GCN, or the backbone ``model.model_type`` names, with its ``backbone_options``.
+
+    ST-GCN gets TAO's structure (and ``dropout`` / ``edge_importance_weighting``); every other backbone gets the
+    layout, strategy, channels and ``base_channels`` and keeps its own defaults for everything else.
+    """
+    from posecls.tao.schema import MODEL_TYPES
     m = spec['model']
-    base = m['base_channels']
+    graph = dict(layout=m['graph_layout'], strategy=m['graph_strategy'], max_hop=1, dilation=1)
+    name = MODEL_TYPES.get(m['model_type'], m['model_type'])
+    if name == 'STGCN':
+        backbone = dict(type='STGCN', in_channels=m['input_channels'], graph_cfg=graph,
+                        edge_importance_weighting=m['edge_importance_weighting'], data_bn=True,
+                        base_channels=m['base_channels'], temporal_kernel_size=9, dropout=m['dropout'])
+    else:
+        backbone = dict(type=name, in_channels=m['input_channels'], graph_cfg=graph, base_channels=m['base_channels'])
+    backbone.update(m.get('backbone_options') or {})
+    return backbone
+
+
+def backbone_out_channels(backbone: Dict[str, Any]) -> int:
+    """C' of the backbone's features (``out_channels`` of the built module; 4 x base_channels for ST-GCN)."""
+    if backbone['type'] == 'STGCN':
+        return 4 * backbone['base_channels']
+    from posecls.registry import MODELS
+    from posecls.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    return int(MODELS.build(dict(backbone)).out_channels)
+
+
+def model_config(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """``model`` of the config: the spec's backbone (TAO's ST-GCN by default), layout, channels and classes."""
+    backbone = backbone_config(spec)
     return dict(
         type='SkeletonRecognizer',
-        backbone=dict(
-            type='STGCN',
-            in_channels=m['input_channels'],
-            graph_cfg=dict(layout=m['graph_layout'], strategy=m['graph_strategy'], max_hop=1, dilation=1),
-            edge_importance_weighting=m['edge_importance_weighting'],
-            data_bn=True,
-            base_channels=base,
-            temporal_kernel_size=9,
-            dropout=m['dropout'],
-        ),
-        cls_head=dict(type='GCNHead', num_classes=spec['dataset']['num_classes'], in_channels=4 * base, dropout=0.0,
+        backbone=backbone,
+        cls_head=dict(type='GCNHead', num_classes=spec['dataset']['num_classes'],
+                      in_channels=backbone_out_channels(backbone), dropout=0.0,
                       loss_cls=dict(type='CrossEntropyLoss')),
         data_preprocessor=dict(type='SkeletonDataPreprocessor'),
     )
@@ -172,4 +193,6 @@ def spec_to_config(spec: Dict[str, Any], work_dir: Optional[str] = None) -> Conf
         resume=False,
         work_dir=work_dir if work_dir is not None else task_results_dir(spec, 'train'),
     )
+    if spec['custom_imports']:  # the user's layout / backbone modules, for every tool that reads this config
+        cfg['custom_imports'] = dict(imports=list(spec['custom_imports']), allow_failed_imports=False)
     return Config(cfg)
