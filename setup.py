@@ -66,6 +66,7 @@ setup(
         'optional': read_requirements('optional'),
         'tensorrt': read_requirements('tensorrt'),
         'triton': read_requirements('triton'),
+        'stream': read_requirements('stream'),
     },
     include_package_data=True,
     package_data={'posecls': ['deploy/triton/python_model.py']},

@@ -22,7 +22,7 @@ import importlib
 import sys
 
 TOOLS = ('train', 'test', 'inference', 'dataset_convert', 'make_sample_data', 'export_onnx', 'gen_trt_engine',
-         'triton_repo', 'serve', 'triton_client', 'load_test', 'fuse_scores')
+         'triton_repo', 'serve', 'triton_client', 'load_test', 'fuse_scores', 'stream')
 
 
 def run(name: str) -> int:
