@@ -1,4 +1,5 @@
-"""ST-GCN++ and CTR-GCN: shapes, published parameter counts, building blocks, and training with the shared tools."""
+"""ST-GCN++, CTR-GCN and ProtoGCN: shapes, published parameter counts, building blocks, training with the shared
+tools, ONNX export."""
 import numpy as np
 import pytest
 import torch
@@ -30,6 +31,48 @@ def test_parameter_counts_match_published_models(backbone, num_classes, publishe
     n = num_params(recognizer(backbone, num_classes))
     assert round(n / 1e6, 2) == published_m
     assert n == exact
+
+
+def protogcn_reference_count(num_classes: int, V: int = 25, K: int = 8, C: int = 3, prototypes: int = 400) -> int:
+    """Parameters of the reference's NTU joint model, layer by layer from firework8/ProtoGCN (independent of posecls).
+
+    ``ProtoGCN(num_prototype=400, graph_cfg=dict(layout='nturgb+d', mode='random', num_filter=8))`` (widths 96, 192,
+    384; ``unit_gcn`` with ratio 0.125; ``mstcn`` with ``add_coeff`` of 25 joints), its ``post`` conv + BN and
+    prototype network, and ``SimpleHead(in_channels=384, joint_cfg='nturgb+d')``: ``fc_cls`` and the contrastive
+    loss's ``cl_fc`` Linear(625, 256).
+    """
+    conv, bn = (lambda i, o: i * o + o), (lambda c: 2 * c)
+
+    def unit_gcn(i, o):
+        m = int(0.125 * o) * K
+        return K * V * V + 3 * conv(i, m) + bn(m) + conv(m, o) + 2 * K + bn(o) + (conv(i, o) + bn(o)) * (i != o)
+
+    def mstcn(c):
+        mid, n = c // 6, V + bn(c) + conv(c, c) + bn(c)
+        for j, branch in enumerate(['d', 'd', 'd', 'd', 'max', '1x1']):
+            b = c - 5 * mid if j == 0 else mid
+            n += conv(c, b) + (bn(b) if branch != '1x1' else 0) + (3 * b * b + b if branch == 'd' else 0)
+        return n
+
+    plan = ([(C, 96, 1)] + [(96, 96, 1)] * 3 + [(96, 192, 2)] + [(192, 192, 1)] * 2 + [(192, 384, 2)]
+            + [(384, 384, 1)] * 2)
+    total = bn(C * V) + conv(384, 384) + bn(384) + 2 * 384 * prototypes + conv(384, num_classes) + conv(V * V, 256)
+    for b, (i, o, s) in enumerate(plan):
+        total += unit_gcn(i, o) + mstcn(o) + (conv(i, o) + bn(o)) * (b > 0 and (i != o or s != 1))
+    return total
+
+
+# ProtoGCN: the paper gives no parameter count in the material available here, so the pinned number is the exact count
+# of the reference's published NTU RGB+D 120 / 60 joint configurations (firework8/ProtoGCN configs/ntu120_xsub/j.py,
+# ntu60_xsub/j.py; MIT), computed from the reference's modules by protogcn_reference_count above: 4.37 M / 4.34 M.
+@pytest.mark.parametrize('num_classes, exact', [(120, 4_367_960), (60, 4_344_860)])
+def test_protogcn_parameter_count_matches_the_reference_configuration(num_classes, exact):
+    model = MODELS.build(dict(
+        type='ProtoGCNRecognizer',
+        backbone=dict(type='ProtoGCN', graph_cfg=dict(layout='ntu-rgb+d'), num_prototype=400),
+        cls_head=dict(type='ProtoGCNHead', num_classes=num_classes, in_channels=384, num_nodes=25)))
+    assert protogcn_reference_count(num_classes) == exact
+    assert num_params(model) == exact
 
 
 @pytest.mark.parametrize('typ', ['STGCNPP', 'CTRGCN'])
@@ -170,6 +213,43 @@ def test_onnx_export_with_parity(typ, use_einsum, tmp_path):
     assert report['max_abs_diff']['random'] <= 1e-4
     has_einsum = 'Einsum' in report['node_types']
     assert has_einsum == (use_einsum and typ == 'STGCNPP')  # CTR-GCN's refined graphs are a plain MatMul
+
+
+@pytest.mark.parametrize('use_einsum', [True, False])
+def test_protogcn_onnx_export_with_parity(use_einsum, tmp_path):
+    """ProtoGCN exports its features and classifier only (the prototype branch is training-only), einsum or matmul."""
+    import onnx
+
+    from posecls.deploy.export_onnx import export_onnx
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='ProtoGCNRecognizer', backbone=dict(type='ProtoGCN', graph_cfg=dict(layout='coco'), base_channels=8),
+        cls_head=dict(type='ProtoGCNHead', num_classes=4, in_channels=32, num_nodes=17)))
+    with torch.no_grad():  # a trained model's enhancement graphs and global-joint terms are non-zero
+        for block in model.backbone.gcn:
+            block.gcn.alpha.fill_(0.5)
+            block.gcn.beta.fill_(0.3)
+            block.tcn.add_coeff.normal_(0.0, 0.5)
+        for _ in range(30):  # calibrate BatchNorm statistics as training would
+            model(torch.randn(4, 3, 16, 17, 1))
+        model.cls_head.fcn.weight.normal_(0.0, 1.0)  # logits of order 1, so that 1e-4 is a real tolerance
+    model.eval()
+    with torch.no_grad():
+        assert float(model(torch.randn(2, 3, 16, 17, 1)).abs().max()) > 0.5
+    report = export_onnx(model, str(tmp_path / 'm.onnx'), input_shape=(3, 16, 17, 1), opset=12,
+                         use_einsum=use_einsum)
+    assert report['io_shapes'] == {'input': ['batch', 3, 16, 17, 1], 'fc_pred': ['batch', 4]}
+    assert report['max_abs_diff']['random'] <= 1e-4
+    ops = report['node_types']
+    assert ('Einsum' in ops) == use_einsum and ops.get('MatMul', 0) == (0 if use_einsum else 20)
+    assert ops['Softmax'] == 10  # one correlation graph per block; no prototype softmax in the export
+    data_dependent = {'NonZero', 'TopK', 'Where', 'ArgMax', 'ScatterND', 'ScatterElements', 'GatherND',
+                      'GatherElements', 'Loop', 'If', 'Range'}
+    assert not data_dependent & set(ops)
+    graph = onnx.load(str(tmp_path / 'm.onnx')).graph
+    producer = {out: node.op_type for node in graph.node for out in node.output}
+    gathers = [producer.get(node.input[0]) for node in graph.node if node.op_type == 'Gather']
+    assert set(gathers) <= {'Shape'}  # Gather only picks dimensions of the dynamic batch, never values
 
 
 # sha256 of [(key, shape), ...] of the state_dict, computed before the backbones shared GCNBackbone: the common

@@ -1,5 +1,6 @@
 """The TAO command line reaches the whole framework: every backbone by model.model_type, their options checked
 before work, user layouts and backbones through custom_imports, and TAO's small spec rules."""
+import glob
 import os.path as osp
 import textwrap
 
@@ -18,7 +19,7 @@ TINY = ['encryption_key=null', 'model.base_channels=8', 'train.num_epochs=1', 't
         'dataset.num_workers=0']
 
 
-@pytest.mark.parametrize('model_type, cls', [('ST-GCN++', 'STGCNPP'), ('CTR-GCN', 'CTRGCN')])
+@pytest.mark.parametrize('model_type, cls', [('ST-GCN++', 'STGCNPP'), ('CTR-GCN', 'CTRGCN'), ('ProtoGCN', 'ProtoGCN')])
 def test_every_task_runs_with_another_backbone(model_type, cls, tiny_data_dir, tmp_path, capsys):
     import onnx
 
@@ -27,6 +28,9 @@ def test_every_task_runs_with_another_backbone(model_type, cls, tiny_data_dir, t
     common = data_overrides(tiny_data_dir) + [f'results_dir={results}', f'model.model_type={model_type}', *TINY]
     assert main(['train', '-e', SEED_SPEC, *common]) == 0
     ckpt = osp.join(results, 'train', 'pc_model_latest.pth')
+    if model_type == 'ProtoGCN':  # trained with the full objective: cross-entropy + the contrastive loss
+        logs = glob.glob(osp.join(results, 'train', '*', '*.log'))
+        assert logs and 'loss_proto:' in open(logs[0]).read()
     assert main(['evaluate', '-e', SEED_SPEC, *common, f'evaluate.checkpoint={ckpt}']) == 0
     assert 'Total accuracy' in capsys.readouterr().out
     out = osp.join(results, 'preds.txt')
@@ -51,6 +55,21 @@ def test_backbone_options_are_checked_before_work(tiny_data_dir, tmp_path):
         check_task(load_spec(SEED_SPEC, common + ['model.backbone_options={tcn_type: wavelet}']), 'train')
     with pytest.raises(SpecError, match="model.dropout=0.3 is an ST-GCN option; model.model_type=ST-GCN\\+\\+"):
         check_task(load_spec(SEED_SPEC, common + ['model.dropout=0.3']), 'train')
+    assert not osp.exists(tmp_path / 'r')
+
+
+def test_protogcn_options_go_through_backbone_options(tiny_data_dir, tmp_path):
+    from posecls.tao.tasks.common import task_config
+    common = data_overrides(tiny_data_dir) + [f'results_dir={tmp_path}/r', 'model.model_type=ProtoGCN', *TINY]
+    spec = load_spec(SEED_SPEC, common + ['model.backbone_options={num_prototype: 50, topology: graph}'])
+    check_task(spec, 'train')
+    cfg = task_config(spec, 'train')
+    assert cfg.model.backbone.type == 'ProtoGCN' and cfg.model.backbone.num_prototype == 50
+    # the full objective, as configs/_base_/models/protogcn.py: the contrastive loss over V x V
+    assert cfg.model.type == 'ProtoGCNRecognizer' and cfg.model.cls_head.type == 'ProtoGCNHead'
+    assert cfg.model.cls_head.num_nodes == 34 and cfg.model.cls_head.in_channels == 4 * cfg.model.backbone.base_channels
+    with pytest.raises(SpecError, match="model: ProtoGCN refuses the spec .*topology must be one of"):
+        check_task(load_spec(SEED_SPEC, common + ['model.backbone_options={topology: skeleton}']), 'train')
     assert not osp.exists(tmp_path / 'r')
 
 

@@ -51,16 +51,21 @@ def backbone_out_channels(backbone: Dict[str, Any]) -> int:
 
 
 def model_config(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """``model`` of the config: the spec's backbone (TAO's ST-GCN by default), layout, channels and classes."""
+    """``model`` of the config: the spec's backbone (TAO's ST-GCN by default), layout, channels and classes.
+
+    ``model_type: ProtoGCN`` gets its full training objective, as ``configs/_base_/models/protogcn.py``:
+    ``ProtoGCNRecognizer`` + ``ProtoGCNHead`` (cross-entropy plus the class-specific contrastive loss, weight 0.2,
+    over the layout's V x V prototype reconstruction); every other backbone ``SkeletonRecognizer`` + ``GCNHead``.
+    """
     backbone = backbone_config(spec)
-    return dict(
-        type='SkeletonRecognizer',
-        backbone=backbone,
-        cls_head=dict(type='GCNHead', num_classes=spec['dataset']['num_classes'],
-                      in_channels=backbone_out_channels(backbone), dropout=0.0,
-                      loss_cls=dict(type='CrossEntropyLoss')),
-        data_preprocessor=dict(type='SkeletonDataPreprocessor'),
-    )
+    head = dict(type='GCNHead', num_classes=spec['dataset']['num_classes'],
+                in_channels=backbone_out_channels(backbone), dropout=0.0, loss_cls=dict(type='CrossEntropyLoss'))
+    recognizer = 'SkeletonRecognizer'
+    if backbone['type'] == 'ProtoGCN':
+        recognizer = 'ProtoGCNRecognizer'
+        head.update(type='ProtoGCNHead', num_nodes=num_joints_of(backbone['graph_cfg']['layout']))
+    return dict(type=recognizer, backbone=backbone, cls_head=head,
+                data_preprocessor=dict(type='SkeletonDataPreprocessor'))
 
 
 def train_pipeline(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
