@@ -1,10 +1,9 @@
 """High-level APIs: build a model, evaluate it, classify sequences, write outputs.
 
-Attributes are imported on first use, so ``posecls.apis.outputs`` (numpy only)
-does not pull in torch and mmengine.
+Attributes are imported on first use (:mod:`posecls.utils.lazy`), so ``posecls.apis.outputs``
+(numpy only) does not pull in torch and mmengine.
 """
-import importlib
-from typing import Any
+from posecls.utils.lazy import lazy_exports
 
 _EXPORTS = {
     'init_recognizer': 'inference', 'init_model': 'inference', 'inference_recognizer': 'inference',
@@ -15,10 +14,5 @@ _EXPORTS = {
     'top1_labels': 'outputs', 'ranked_lines': 'outputs',
 }
 
+__getattr__, __dir__, import_all = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    return getattr(importlib.import_module(f'{__name__}.{_EXPORTS[name]}'), name)

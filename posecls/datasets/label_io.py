@@ -1,4 +1,4 @@
-"""Read and write TAO label files ``[[sample names], [labels]]`` safely.
+"""Read and write TAO label files ``[[sample names], [labels]]`` safely; read label maps ``{class: id}``.
 
 Label files are pickles. They are read with a restricted unpickler that
 resolves no global at all, so only built-in containers and scalars (list,
@@ -6,9 +6,10 @@ tuple, dict, str, int, float, bool, None) can appear; a pickle that tries to
 import anything (numpy scalars included) is refused before any of it runs.
 """
 import io
+import json
 import os.path as osp
 import pickle
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from posecls.utils.atomic_io import atomic_write_bytes
 
@@ -86,3 +87,30 @@ def save_label_file(path: str, names: Sequence[str], labels: Sequence[int]) -> N
         raise ValueError(f'{len(names)} names but {len(labels)} labels')
     payload = [[str(n) for n in names], [int(x) for x in labels]]
     atomic_write_bytes(path, pickle.dumps(payload, protocol=4))
+
+
+def load_label_map(label_map: Union[None, str, Dict[str, int]]) -> Optional[Dict[str, int]]:
+    """Return a ``{class name: id}`` dict from a dict or a JSON file path (None passes through)."""
+    if label_map is None or isinstance(label_map, dict):
+        return None if label_map is None else dict(label_map)
+    if isinstance(label_map, str):
+        if not osp.isfile(label_map):
+            raise FileNotFoundError(f'label_map file not found: {label_map}')
+        with open(label_map) as f:
+            obj = json.load(f)
+        if not isinstance(obj, dict):
+            raise ValueError(f'label_map file {label_map}: expected a JSON object {{"name": id}}')
+        return obj
+    return dict(label_map)
+
+
+def classes_from_label_map(label_map: Dict[str, int], source: str = 'label_map') -> List[str]:
+    """Class names ordered by id; ids must be exactly 0..n-1."""
+    for name, idx in label_map.items():
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise ValueError(f'{source}: id of class {name!r} is {idx!r}, expected an int')
+    ids = sorted(label_map.values())
+    if ids != list(range(len(ids))):
+        raise ValueError(f'{source}: class ids must be 0..{len(ids) - 1} without gaps or repeats, got {ids}')
+    inv = {v: k for k, v in label_map.items()}
+    return [inv[i] for i in range(len(ids))]

@@ -1,5 +1,4 @@
 """PoseDataset: TAO skeleton arrays (N, C, T, V, M) .npy + ``[[names], [labels]]`` .pkl."""
-import json
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -7,39 +6,12 @@ import numpy as np
 from mmengine.dataset import Compose
 from torch.utils.data import Dataset
 
-from posecls.datasets.label_io import load_label_file
+from posecls.datasets.label_io import classes_from_label_map, load_label_file, load_label_map
 from posecls.registry import DATASETS, TRANSFORMS
 from posecls.utils.input_checks import NonFiniteInputError
 
 #: samples checked per chunk when scanning for non-finite values
 _FINITE_CHUNK = 256
-
-
-def load_label_map(label_map: Union[None, str, Dict[str, int]]) -> Optional[Dict[str, int]]:
-    """Return a ``{class name: id}`` dict from a dict or a JSON file path (None passes through)."""
-    if label_map is None or isinstance(label_map, dict):
-        return None if label_map is None else dict(label_map)
-    if isinstance(label_map, str):
-        if not osp.isfile(label_map):
-            raise FileNotFoundError(f'label_map file not found: {label_map}')
-        with open(label_map) as f:
-            obj = json.load(f)
-        if not isinstance(obj, dict):
-            raise ValueError(f'label_map file {label_map}: expected a JSON object {{"name": id}}')
-        return obj
-    return dict(label_map)
-
-
-def classes_from_label_map(label_map: Dict[str, int], source: str = 'label_map') -> List[str]:
-    """Class names ordered by id; ids must be exactly 0..n-1."""
-    for name, idx in label_map.items():
-        if isinstance(idx, bool) or not isinstance(idx, int):
-            raise ValueError(f'{source}: id of class {name!r} is {idx!r}, expected an int')
-    ids = sorted(label_map.values())
-    if ids != list(range(len(ids))):
-        raise ValueError(f'{source}: class ids must be 0..{len(ids) - 1} without gaps or repeats, got {ids}')
-    inv = {v: k for k, v in label_map.items()}
-    return [inv[i] for i in range(len(ids))]
 
 
 @DATASETS.register_module()

@@ -5,8 +5,6 @@ import os.path as osp
 import time
 from typing import Any, Dict, Optional
 
-import onnx
-
 from posecls.utils.atomic_io import atomic_open, atomic_write_bytes
 
 from .backends.onnxruntime_backend import CLASSES_METADATA_KEY
@@ -31,6 +29,7 @@ def _sha256(path: str) -> str:
 
 
 def _onnx_classes(onnx_file: str) -> Optional[list]:
+    import onnx  # here, not at import: `posecls-gen-trt-engine --help` stays fast
     model = onnx.load(onnx_file, load_external_data=False)
     for prop in model.metadata_props:
         if prop.key == CLASSES_METADATA_KEY:

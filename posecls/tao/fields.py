@@ -37,6 +37,8 @@ class Field:
         maps_to: Where the value goes in the mmengine config (for docs and help).
         choices: Allowed values, or a callable returning them (registries).
         choices_doc: How to describe the choices in help when they are dynamic.
+        known: Values of dynamic choices that are always allowed (posecls's built-ins): the spec check accepts
+            them without resolving ``choices`` (which imports the registries, hence mmengine or torch).
         low / high: Numeric bounds (of the value, or of each list item).
         low_open / high_open: Exclude the bound itself.
         nullable: None is allowed (an empty string is read as None, like TAO's ``""``).
@@ -45,9 +47,9 @@ class Field:
     """
 
     def __init__(self, kind: str, default: Any, doc: str, *, maps_to: str = '', choices: Choices = None,
-                 choices_doc: str = '', low: Optional[float] = None, high: Optional[float] = None,
-                 low_open: bool = False, high_open: bool = False, nullable: bool = False, not_zero: bool = False,
-                 tao: bool = True) -> None:
+                 choices_doc: str = '', known: Sequence[Any] = (), low: Optional[float] = None,
+                 high: Optional[float] = None, low_open: bool = False, high_open: bool = False, nullable: bool = False,
+                 not_zero: bool = False, tao: bool = True) -> None:
         if kind not in KINDS:
             raise ValueError(f'unknown field kind {kind!r}')
         self.kind = kind
@@ -56,6 +58,7 @@ class Field:
         self.maps_to = maps_to
         self._choices = choices
         self.choices_doc = choices_doc
+        self.known = tuple(known)
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
         self.nullable = nullable
         self.not_zero = not_zero
@@ -187,7 +190,7 @@ class Field:
                 value = list(value)
             if not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, dict) for v in value))):
                 raise self._fail(key, value)
-        if self._choices is not None:
+        if self._choices is not None and value not in self.known:
             allowed = self.choices
             if value not in allowed:
                 raise SpecError(f'{key}: {_fmt(value)} is not allowed; allowed values: '

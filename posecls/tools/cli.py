@@ -14,14 +14,20 @@ from typing import Callable, List, Optional
 DEBUG_ENV = 'POSECLS_DEBUG'
 
 
+#: (module, class) of posecls's ordinary error types besides OSError, ValueError, KeyError and RuntimeError
+_ERROR_TYPES = (('posecls.utils.checkpoint', 'CheckpointError'), ('posecls.utils.encryption', 'EncryptionError'),
+                ('posecls.datasets.label_io', 'LabelFileError'), ('posecls.utils.input_checks', 'NonFiniteInputError'))
+
+
 def ordinary_errors() -> tuple:
-    """Exception types that are the user's input, not posecls's bug."""
-    from posecls.datasets.label_io import LabelFileError
-    from posecls.utils.checkpoint import CheckpointError
-    from posecls.utils.encryption import EncryptionError
-    from posecls.utils.input_checks import NonFiniteInputError
-    return (OSError, ValueError, KeyError, CheckpointError, EncryptionError, LabelFileError, NonFiniteInputError,
-            RuntimeError)
+    """Exception types that are the user's input, not posecls's bug.
+
+    A posecls error type is included when its module is imported: an exception of a class can only have been
+    raised once its module was, so a command that never imported ``posecls.utils.checkpoint`` (torch) does
+    not import it just to classify its error.
+    """
+    found = tuple(getattr(sys.modules[module], name) for module, name in _ERROR_TYPES if module in sys.modules)
+    return (OSError, ValueError, KeyError) + found + (RuntimeError, )
 
 
 def error_message(e: BaseException) -> str:

@@ -1,19 +1,37 @@
-"""Config loading and runner building shared by the command-line tools."""
+"""Config loading and runner building shared by the command-line tools.
+
+mmengine (and, through the runner, torch) is imported when a function here runs, not when a tool
+imports this module: ``--help`` and argument errors of every tool stay fast.
+"""
+from __future__ import annotations
+
+import argparse
 import os
 import os.path as osp
 import sys
 import uuid
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-
-from posecls.registry import RUNNERS
-from posecls.utils import register_all_modules
 from posecls.utils.config import merge_cfg_options
 from posecls.utils.package_data import resolve_shipped_path
 
+if TYPE_CHECKING:  # pragma: no cover
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
 __all__ = ['load_config', 'build_runner', 'DictAction']
+
+
+class DictAction(argparse.Action):
+    """mmengine's ``DictAction`` (``--cfg-options KEY=VALUE ...`` into a dict), imported when the option is used.
+
+    The values are parsed by mmengine's own ``DictAction`` (ints, floats, bools, None, lists and tuples).
+    """
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Union[str, Sequence[Any], None], option_string: Optional[str] = None) -> None:
+        from mmengine.config import DictAction as MMEngineDictAction
+        MMEngineDictAction(self.option_strings, self.dest, nargs=self.nargs)(parser, namespace, values, option_string)
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
@@ -30,6 +48,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
         verbose: False: the console shows a progress display and warnings only (``ProgressHook``;
             the log file keeps everything); True: mmengine's full console log; None: the config's.
     """
+    from mmengine.config import Config
     path = resolve_shipped_path(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path} (nor shipped with posecls: see '
@@ -70,6 +89,8 @@ def build_runner(cfg: Config) -> Runner:
     mmengine names its logger, message hub and visualizer singletons ``<name>_<timestamp in
     seconds>``, so two runs built in the same second would otherwise share (and mix) them.
     """
+    from posecls.registry import RUNNERS
+    from posecls.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     if 'runner_type' not in cfg:
         cfg.runner_type = 'PoseRunner'

@@ -3,11 +3,13 @@ import argparse
 import warnings
 from typing import List, Optional
 
-import torch
-
-from posecls.engine.distributed import shutdown_distributed
-from posecls.engine.optim_wrappers import cpu_has_native_bf16
 from posecls.tools.common import DictAction, build_runner, load_config
+
+
+def cpu_has_native_bf16() -> bool:
+    """:func:`posecls.engine.optim_wrappers.cpu_has_native_bf16` (torch is imported here, not by ``--help``)."""
+    from posecls.engine.optim_wrappers import cpu_has_native_bf16 as native_bf16
+    return native_bf16()
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,6 +54,7 @@ def enable_amp(cfg) -> None:
     :class:`posecls.engine.BF16OptimWrapper` (bfloat16 autocast, no scaling),
     with a warning where the CPU has no native bfloat16 and it would be slower.
     """
+    import torch
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper in ('AmpOptimWrapper', 'BF16OptimWrapper'):
         warnings.warn(f'--amp: the config already trains with {wrapper}; keeping it')
@@ -81,6 +84,9 @@ def enable_tensorboard(cfg) -> None:
 def main(argv: Optional[List[str]] = None):
     """Run training; returns the trained model."""
     args = parse_args(argv)
+    import torch
+
+    from posecls.engine.distributed import shutdown_distributed
     if args.resume is not None and args.no_auto_resume:
         raise SystemExit('--resume and --no-auto-resume contradict each other')
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, verbose=args.verbose)

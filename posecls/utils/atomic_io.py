@@ -2,8 +2,10 @@
 
 Data goes to a temporary file in the destination directory, is flushed and
 fsync'ed, then renamed over the destination with :func:`os.replace` (atomic on
-POSIX and Windows). ``AtomicLocalBackend`` brings the same guarantee to
-mmengine's checkpoint writer (``backend_args=dict(backend='atomic_local')``).
+POSIX and Windows). ``AtomicLocalBackend`` (:mod:`posecls.utils.atomic_backend`, also
+reachable here) brings the same guarantee to mmengine's checkpoint writer
+(``backend_args=dict(backend='atomic_local')``). This module itself needs only the
+standard library: the converter and every ``--help`` write through it without mmengine.
 """
 import os
 import os.path as osp
@@ -11,9 +13,7 @@ import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator, Union
-
-from mmengine.fileio import LocalBackend, register_backend
+from typing import IO, Any, Iterator, Union
 
 PathLike = Union[str, Path]
 
@@ -117,6 +117,35 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         f.write(data)
 
 
+@contextmanager
+def atomic_path(path: PathLike) -> Iterator[str]:
+    """A temporary file's path that replaces ``path`` only when the block succeeds.
+
+    For writers that open the file themselves (an ffmpeg subprocess): they write to the yielded path (it
+    exists, empty, and ends in ``.tmp``, so name the format explicitly); the file is then fsync'ed and
+    renamed over ``path``. On an exception it is deleted and ``path`` is left untouched.
+    """
+    path = str(path)
+    dirname = osp.dirname(osp.abspath(path))
+    os.makedirs(dirname, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.{os.getpid()}.', suffix=TEMP_SUFFIX, dir=dirname)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(dirname)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def atomic_symlink(target: str, link_path: PathLike) -> None:
     """Point ``link_path`` at ``target`` atomically (replacing a file or link).
 
@@ -138,22 +167,8 @@ def atomic_symlink(target: str, link_path: PathLike) -> None:
     _fsync_dir(dirname)
 
 
-class AtomicLocalBackend(LocalBackend):
-    """mmengine ``LocalBackend`` whose ``put``/``put_text`` write atomically.
-
-    posecls writes checkpoints through this backend (PoseCheckpointHook), so
-    ``put`` is also where checkpoints are encrypted when a passphrase is active
-    (``posecls.utils.encryption``; TAO's ``encryption_key``). Text is never encrypted.
-    """
-
-    def put(self, obj: bytes, filepath: PathLike) -> None:
-        """Write bytes to ``filepath`` atomically (encrypted when a passphrase is set)."""
-        from posecls.utils.encryption import maybe_encrypt  # local: keeps cryptography off the import path
-        atomic_write_bytes(filepath, maybe_encrypt(obj))
-
-    def put_text(self, obj: str, filepath: PathLike, encoding: str = 'utf-8') -> None:
-        """Write text to ``filepath`` atomically."""
-        atomic_write_bytes(filepath, obj.encode(encoding))
-
-
-register_backend('atomic_local', AtomicLocalBackend, force=True)
+def __getattr__(name: str) -> Any:
+    if name == 'AtomicLocalBackend':  # lives with mmengine's import in atomic_backend (registered there)
+        from posecls.utils.atomic_backend import AtomicLocalBackend
+        return AtomicLocalBackend
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,8 +1,17 @@
-"""register_all_modules: import every module that registers something."""
+"""register_all_modules: import every module that registers something.
+
+Packages whose ``__init__`` imports lazily (:mod:`posecls.utils.lazy`) expose ``import_all``, which imports
+every submodule they list; a module added to such a list is registered here without a change.
+"""
 import datetime
+import importlib
 import warnings
 
 from mmengine import DefaultScope
+
+#: what register_all_modules imports: packages (all the submodules a lazy package lists) and modules
+REGISTERING_PACKAGES = ('posecls.datasets', 'posecls.engine', 'posecls.evaluation', 'posecls.graphs', 'posecls.models',
+                        'posecls.utils.atomic_backend')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
@@ -12,12 +21,11 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope: Also make ``posecls`` the current default scope, so
             ``type='STGCN'`` in a config resolves to posecls's registries first.
     """
-    import posecls.datasets  # noqa: F401
-    import posecls.engine  # noqa: F401
-    import posecls.evaluation  # noqa: F401
-    import posecls.graphs  # noqa: F401
-    import posecls.models  # noqa: F401
-    import posecls.utils.atomic_io  # noqa: F401  (registers the atomic_local file backend)
+    for name in REGISTERING_PACKAGES:
+        package = importlib.import_module(name)
+        import_all = getattr(package, 'import_all', None)  # a package with lazy attributes (posecls.utils.lazy)
+        if import_all is not None:
+            import_all()
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None or not DefaultScope.check_instance_created(

@@ -16,15 +16,12 @@ import os
 import os.path as osp
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from posecls.datasets.label_io import save_label_file
 from posecls.utils.atomic_io import atomic_write_bytes
 
-from .labels import check_rule_files, label_windows, load_label_rules, resolve_classes, split_by_ratio
 from .npy_io import npy_block_writer, save_npy
 from .options import ConvertOptions
 from .spill import TrackStore, remove_stale_temp
@@ -146,6 +143,7 @@ def convert(data: Union[str, Sequence[str]], results_dir: str, pose_type: str = 
     files = resolve_inputs(data)
     rules, classes = None, None
     if opts.labelled:
+        from .labels import check_rule_files, load_label_rules, resolve_classes  # labelled mode only (fast start)
         rules = load_label_rules(opts.labels)
         check_rule_files(rules, [_file_names(f) for f in files])
         classes = resolve_classes(rules, opts.label_map)
@@ -247,6 +245,7 @@ def _write_objects(results_dir: str, plans, multi: bool, opts: ConvertOptions, s
                                  f'{path}')
             names[path] = t
     os.makedirs(results_dir, exist_ok=True)
+    from concurrent.futures import ThreadPoolExecutor
     # fsync waits release the GIL: a few writer threads overlap the disk with building the next arrays
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
         pending = []
@@ -281,6 +280,9 @@ def _write_object(path: str, t: Track, bounds: np.ndarray, opts: ConvertOptions)
 def _write_dataset(results_dir: str, plans, rules, classes: Dict[str, int], opts: ConvertOptions,
                    summary: Dict[str, Any]) -> None:
     """``train_data.npy``/``train_label.pkl`` (+ val) + ``label_map.json`` from labelled windows."""
+    from posecls.datasets.label_io import save_label_file
+
+    from .labels import label_windows, split_by_ratio
     windows = []  # (plan index, window index, label)
     used_rules = set()
     frame_ranges = {}  # plan index -> (S, 2) first and last frame_num of each window

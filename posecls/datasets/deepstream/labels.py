@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from posecls.datasets.pose_dataset import classes_from_label_map, load_label_map
+from posecls.datasets.label_io import classes_from_label_map, load_label_map
 
 COLUMNS = ('file', 'object_id', 'start_frame', 'end_frame', 'label')
 

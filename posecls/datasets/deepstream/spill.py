@@ -18,7 +18,6 @@ import os
 import os.path as osp
 import re
 import shutil
-import uuid
 from typing import Dict, Hashable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -169,7 +168,7 @@ class TrackStore:
     def _spill(self) -> None:
         if self.tmp_dir is None:
             os.makedirs(self.folder, exist_ok=True)
-            self.tmp_dir = osp.join(self.folder, f'{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:16]}')
+            self.tmp_dir = osp.join(self.folder, f'{TMP_PREFIX}{os.getpid()}-{os.urandom(8).hex()}')
             os.mkdir(self.tmp_dir)
         for key, (feats, nums) in self._mem.items():
             if not feats:
