@@ -125,11 +125,15 @@ def _io_shapes(proto: onnx.ModelProto) -> Dict[str, List[Union[int, str]]]:
 def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Sequence[int]] = None, opset: int = 12,
                 dynamic_batch: bool = True, use_einsum: bool = True, verify: bool = True,
                 verify_data: Union[None, str, np.ndarray] = None, force: bool = False,
-                atol: float = 1e-4) -> Dict[str, Any]:
+                atol: float = 1e-4, fold: bool = True) -> Dict[str, Any]:
     """Export a recognizer to ONNX (TAO names and shapes), check it and verify it with ONNX Runtime.
 
     The file is written only after ``onnx.checker`` and the parity check pass
-    (atomically: an interrupted or failed export leaves no file).
+    (atomically: an interrupted or failed export leaves no file). With ``fold`` the
+    graph is the smallest exact one (:mod:`posecls.deploy.folding`): ST-GCN, ST-GCN++
+    and CTR-GCN are exported from a folded copy (``A * edge_importance`` constants,
+    BatchNorm folded where exact, static reshapes), every backbone's graph goes
+    through the graph optimizer; the parity check compares it with ``model`` itself.
 
     Args:
         model: A :class:`SkeletonRecognizer` in eval mode (``init_recognizer``).
@@ -146,10 +150,14 @@ def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Seque
             8 samples used); (C, T, V, M) must equal the input shape.
         force: Overwrite an existing ``onnx_file``.
         atol: Parity tolerance on logits.
+        fold: Fold the graph (default); False exports the model's own forward pass
+            as the exporter writes it (for debugging).
 
     Returns:
         dict: ``path``, ``opset``, ``exporter``, ``input_shape``, ``io_shapes``,
-        ``dynamic_batch``, ``use_einsum``, ``node_types`` (op histogram),
+        ``dynamic_batch``, ``use_einsum``, ``fold`` (``'folded'``: folded copy +
+        graph optimizer; ``'graph'``: graph optimizer only, ``fold_note`` says why;
+        ``'off'``), ``fold_note``, ``num_nodes``, ``num_initializers``, ``node_types`` (op histogram),
         ``max_abs_diff`` ({'random': float, 'real': float or None}),
         ``num_real_samples``, ``atol``, ``classes``, ``file_bytes``.
 
@@ -167,17 +175,29 @@ def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Seque
         raise ValueError(f'input_shape must be 4 positive ints (C, T, V, M), got {input_shape!r}')
     real = _load_verify_data(verify_data, shape) if verify else None
     device = next(model.parameters()).device
-    module = _LogitsModule(model).eval()
+    impl = 'einsum' if use_einsum else 'matmul'
+    fold_mode, fold_note = 'off', None
+    module: nn.Module = _LogitsModule(model).eval()
+    if fold:
+        from .folding import fold_for_export, foldable, optimize_graph
+        fold_note = foldable(model)
+        if fold_note is None:
+            module, fold_mode = fold_for_export(model, shape, impl), 'folded'
+        else:
+            fold_mode = 'graph'
     dummy = torch.randn((1, ) + shape, generator=torch.Generator().manual_seed(0)).to(device)
     out_dir = osp.dirname(osp.abspath(onnx_file))
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix='.onnx_export_') as tmp:
         tmp_path = osp.join(tmp, 'model.onnx')
-        with torch.no_grad(), gcn_impl(model, 'einsum' if use_einsum else 'matmul'):
+        with torch.no_grad(), gcn_impl(model, impl):
             exporter = _export_to_file(module, dummy, tmp_path, opset, dynamic_batch)
         proto = onnx.load(tmp_path)
+    del module
+    if fold:
+        proto = optimize_graph(proto)
     classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
-    meta = {'posecls.version': __version__, 'posecls.gcn_impl': 'einsum' if use_einsum else 'matmul',
+    meta = {'posecls.version': __version__, 'posecls.gcn_impl': impl, 'posecls.fold': fold_mode,
             'posecls.input_shape': json.dumps(list(shape))}
     if classes:
         meta[CLASSES_METADATA_KEY] = json.dumps(list(classes))
@@ -189,7 +209,8 @@ def export_onnx(model: nn.Module, onnx_file: str, *, input_shape: Optional[Seque
     report: Dict[str, Any] = dict(
         path=osp.abspath(onnx_file), opset=max(o.version for o in proto.opset_import if o.domain in ('', 'ai.onnx')),
         exporter=exporter, input_shape=list(shape), io_shapes=_io_shapes(proto), dynamic_batch=dynamic_batch,
-        use_einsum=use_einsum, node_types=node_types,
+        use_einsum=use_einsum, fold=fold_mode, fold_note=fold_note, num_nodes=len(proto.graph.node),
+        num_initializers=len(proto.graph.initializer), node_types=node_types,
         max_abs_diff=dict(random=None, real=None), num_real_samples=0 if real is None else int(real.shape[0]),
         atol=atol, classes=list(classes) if classes else None, file_bytes=len(data))
     if verify:
@@ -306,7 +327,7 @@ def export_checkpoint(config: Any, checkpoint: str, onnx_file: str, *, device: s
         verify: Run the ONNX Runtime parity check.
         verify_data: Real sequences (array or ``.npy``) instead of the default.
         **export_kwargs: :func:`export_onnx` options (``opset``, ``dynamic_batch``, ``use_einsum``, ``force``,
-            ``atol``).
+            ``atol``, ``fold``).
 
     Returns:
         :func:`export_onnx`'s report plus ``verify_data`` (what real data was compared).
@@ -325,6 +346,13 @@ def export_checkpoint(config: Any, checkpoint: str, onnx_file: str, *, device: s
     return report
 
 
+_FOLD_SUMMARY = {
+    'folded': 'folded (A * edge_importance constants, BatchNorm folded, static reshapes) and optimized',
+    'graph': 'optimized, not folded: {note}',
+    'off': 'as exported, not folded (--no-fold)',
+}
+
+
 def format_export_summary(report: Dict[str, Any]) -> str:
     """Human-readable summary of an :func:`export_onnx` report."""
     diffs = report['max_abs_diff']
@@ -336,6 +364,9 @@ def format_export_summary(report: Dict[str, Any]) -> str:
         f"  opset {report['opset']} ({report['exporter']} exporter), dynamic batch: {report['dynamic_batch']}, "
         f"Einsum: {'yes' if report['use_einsum'] else 'no (matmul form)'}",
         f'  tensors: {io}',
+        f"  graph: {_FOLD_SUMMARY[report.get('fold', 'off')].format(note=report.get('fold_note'))}; "
+        f"{report.get('num_nodes', sum(report['node_types'].values()))} nodes, "
+        f"{report.get('num_initializers', '?')} initializers",
         f'  nodes: {ops}',
         f"  parity vs PyTorch (max abs logit diff, atol {report['atol']:g}): random {fmt(diffs['random'])}, "
         f"real {fmt(diffs['real'])} ({report['num_real_samples']} samples)",

@@ -3,7 +3,6 @@ import argparse
 import json
 from typing import Any, Dict, List, Optional
 
-from posecls.deploy.export_onnx import export_checkpoint, format_export_summary
 from posecls.tools.common import DictAction
 from posecls.utils.atomic_io import atomic_open
 
@@ -21,6 +20,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='dynamic batch axis (default on, like TAO; --no-batch-dynamic fixes batch 1)')
     p.add_argument('--no-einsum', action='store_true', help='export the graph aggregation as MatMul (no Einsum '
                    'node) for runtimes without Einsum')
+    p.add_argument('--no-fold', action='store_true', help='export the model\'s forward pass as the exporter '
+                   'writes it (default: the smallest exact graph: A * edge_importance as constants, BatchNorm folded '
+                   'where exact, static reshapes, constant folding; for debugging)')
     p.add_argument('--input-shape', type=int, nargs=4, metavar=('C', 'T', 'V', 'M'),
                    help='static input shape (default: the shape of the config\'s test samples after the test '
                    'pipeline; without a readable test set C of the model, T/V/M of its graph layout, e.g. 3 300 34 1, '
@@ -41,11 +43,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     """Export and verify; prints the summary and returns the report."""
     args = parse_args(argv)
+    from posecls.deploy.export_onnx import export_checkpoint, format_export_summary
     report = export_checkpoint(args.config, args.checkpoint, args.out, device=args.device,
                                cfg_options=args.cfg_options, input_shape=args.input_shape,
                                verify=not args.no_verify, verify_data=args.verify_data, opset=args.opset,
                                dynamic_batch=args.batch_dynamic, use_einsum=not args.no_einsum, force=args.force,
-                               atol=args.atol)
+                               atol=args.atol, fold=not args.no_fold)
     print(format_export_summary(report), flush=True)
     if args.report:
         with atomic_open(args.report, 'w') as f:
