@@ -67,6 +67,8 @@ setup(
         'tensorrt': read_requirements('tensorrt'),
         'triton': read_requirements('triton'),
         'stream': read_requirements('stream'),
+        'openvino': read_requirements('openvino'),
+        'render': read_requirements('render'),
     },
     include_package_data=True,
     package_data={'posecls': ['deploy/triton/python_model.py']},

@@ -11,7 +11,7 @@ labelling all classify the same way.
 """
 import os.path as osp
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -190,25 +190,51 @@ def inference_recognizer(model: Any, data: Union[np.ndarray, str], batch_size: i
     Returns:
         np.ndarray: (N, num_classes) float32 logits (TAO's ``fc_pred``) or scores.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
     model = as_recognizer(model)
-    dataset = build_inference_dataset(model, data, pipeline)
     was_training = model.training
     model.eval()
     outputs = []
-    starts = range(0, len(dataset), batch_size)
-    if progress and sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import track
-        starts = track(starts, description='Classifying', console=Console(stderr=True), transient=True)
     try:
         with torch.no_grad():
-            for start in starts:
-                batch = pseudo_collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
-                samples = model.test_step(batch)
+            for batch in iter_model_inputs(model, data, batch_size, pipeline, progress=progress):
+                samples = model(**batch, mode='predict')  # = model.test_step of the raw batch
                 rows = [s.pred_score if return_probs else s.pred_logits for s in samples]
                 outputs.append(torch.stack(rows).float().cpu().numpy())
     finally:
         model.train(was_training)
     return np.concatenate(outputs)
+
+
+def iter_model_inputs(model: nn.Module, data: Union[np.ndarray, str], batch_size: int = 16,
+                      pipeline: Optional[Sequence[dict]] = None, indices: Optional[Sequence[int]] = None,
+                      progress: bool = False) -> Iterator[Dict[str, Any]]:
+    """The batches :func:`inference_recognizer` classifies, after the model's data preprocessor.
+
+    Each batch is the PoseDataset pipeline of :func:`build_inference_dataset` (seeded ``(seed, index)``),
+    ``pseudo_collate`` and ``model.data_preprocessor(batch, False)`` -- what ``test_step`` feeds the
+    forward pass (also the calibration inputs of ``posecls.deploy.quantize``).
+
+    Args:
+        model: A recognizer (a Backend is wrapped, see :func:`as_recognizer`).
+        data: (C, T, V, M) / (N, C, T, V, M) array or ``.npy`` path.
+        batch_size: Sequences per batch.
+        pipeline: See :func:`build_inference_dataset`.
+        indices: Only these sequences, in this order (default: all).
+        progress: Show a progress bar on a terminal (stderr).
+
+    Yields:
+        dict(inputs=(B, C, T, V, M) or (B, clips, C, T, V, M) float32 tensor, data_samples=[...]).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
+    model = as_recognizer(model)
+    dataset = build_inference_dataset(model, data, pipeline)
+    order = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+    starts = range(0, len(order), batch_size)
+    if progress and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import track
+        starts = track(starts, description='Classifying', console=Console(stderr=True), transient=True)
+    for start in starts:
+        batch = pseudo_collate([dataset[i] for i in order[start:start + batch_size]])
+        yield model.data_preprocessor(batch, False)

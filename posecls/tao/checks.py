@@ -13,7 +13,7 @@ from posecls.tao.errors import SpecError
 from posecls.tao.spec import resolve_gpus, task_results_dir
 
 RESUME_SUFFIXES = ('.pth', '.tlt')
-BACKEND_SUFFIXES = ('.onnx', '.engine', '.plan', '.trt')
+BACKEND_SUFFIXES = ('.onnx', '.xml', '.engine', '.plan', '.trt')  # posecls.deploy.backends.MODEL_SUFFIXES
 
 
 def _existing_file(spec: Dict[str, Any], key: str, what: str, required: bool = True) -> Optional[str]:
@@ -103,6 +103,14 @@ def _checkpoint_or_engine(spec: Dict[str, Any], task: str) -> None:
     for key in ('trt_engine', 'checkpoint'):
         if sec[key] is not None and not osp.isfile(sec[key]):
             raise SpecError(f'{task}.{key}: file not found: {sec[key]}')
+    if sec.get('backend') is not None or sec.get('precision') is not None:
+        from posecls.deploy.backends import backend_options
+        from posecls.tao.tasks.common import task_checkpoint
+        try:
+            backend_options(task_checkpoint(spec, task), sec['backend'], sec['precision'],
+                            where=f'{task}.backend/{task}.precision')
+        except (ValueError, RuntimeError) as e:
+            raise SpecError(str(e)) from None
 
 
 def _check_train(spec: Dict[str, Any], notes: List[str]) -> None:

@@ -72,7 +72,7 @@ def _device_fields(task: str) -> Dict[str, Field]:
 
 
 MODEL = Section('network (ST-GCN)', {
-    'model_type': Field('str', 'ST-GCN', 'architecture (TAO: ST-GCN only)', choices=model_types,
+    'model_type': Field('str', 'ST-GCN', 'architecture (TAO: ST-GCN only)', choices=model_types, known=MODEL_TYPES,
                         choices_doc='ST-GCN, ST-GCN++, CTR-GCN, ProtoGCN (or a registered backbone class)',
                         maps_to='model.backbone.type (STGCN, STGCNPP, CTRGCN, ProtoGCN, ...)'),
     'pretrained_model_path': Field(
@@ -82,11 +82,12 @@ MODEL = Section('network (ST-GCN)', {
                             maps_to='model.backbone.in_channels, *_dataloader.dataset.num_channels'),
     'dropout': Field('float', 0.5, 'dropout of ST-GCN blocks 1-9 (ST-GCN only; the others: backbone_options)',
                      low=0.0, high=1.0, high_open=True, maps_to='model.backbone.dropout'),
-    'graph_layout': Field('str', 'nvidia', 'skeleton layout', choices=registered_layouts,
+    'graph_layout': Field('str', 'nvidia', 'skeleton layout', choices=registered_layouts, known=TAO_LAYOUTS.split(', '),
                           choices_doc=TAO_LAYOUTS + ' (or a registered layout)',
                           maps_to='model.backbone.graph_cfg.layout, *_dataloader.dataset.num_joints'),
     'graph_strategy': Field('str', 'spatial', 'adjacency partition strategy', choices=registered_strategies,
-                            choices_doc='uniform, distance, spatial', maps_to='model.backbone.graph_cfg.strategy'),
+                            choices_doc='uniform, distance, spatial', known=('uniform', 'distance', 'spatial'),
+                            maps_to='model.backbone.graph_cfg.strategy'),
     'edge_importance_weighting': Field('bool', True, 'learn an edge-importance mask per block (ST-GCN only)',
                                        maps_to='model.backbone.edge_importance_weighting'),
     'base_channels': Field('int', 64, 'width of the first stage (64 -> 128 -> 256 in TAO); smaller for quick runs',
@@ -165,21 +166,34 @@ TRAIN = Section('training', {
     'optim': OPTIM,
 })
 
-_CKPT_DOC = 'checkpoint (.pth, posecls-encrypted or plain), or an exported .onnx / TensorRT engine'
+_CKPT_DOC = 'checkpoint (.pth, posecls-encrypted or plain), or an exported .onnx / OpenVINO .xml / TensorRT engine'
+
+
+def _runtime_fields(task: str) -> Dict[str, Field]:
+    """``<task>.backend`` / ``<task>.precision``: the runtime of an exported model (posecls.deploy.init_backend)."""
+    return {
+        'backend': Field('str', None, f'runtime of the exported model of the {task} (default: by suffix: .onnx '
+                         'onnxruntime, .xml openvino, .engine tensorrt); only for an exported model',
+                         choices=['onnxruntime', 'openvino', 'tensorrt'], nullable=True, tao=False),
+        'precision': Field('str', None, 'precision of that runtime: f32, bf16 (openvino, a CPU with bf16) or int8 (a '
+                           'model written by posecls-quantize); default: as the model file holds it',
+                           choices=['f32', 'bf16', 'int8'], nullable=True, tao=False),
+    }
 
 EVALUATE = Section('evaluation', {
     'checkpoint': Field('str', None, _CKPT_DOC, nullable=True),
-    'trt_engine': Field('str', None, 'TensorRT engine or ONNX file to evaluate instead',
+    'trt_engine': Field('str', None, 'TensorRT engine, ONNX file or OpenVINO .xml to evaluate instead',
                         nullable=True),
     'test_dataset': _dataset_paths('evaluation set', 'test_dataloader'),
     'batch_size': Field('int', -1, 'batch size; -1: dataset.batch_size', low=-1, not_zero=True),
     'results_dir': Field('str', None, 'output folder (default <results_dir>/evaluate)', nullable=True),
+    **_runtime_fields('evaluation'),
     **_device_fields('evaluation'),
 })
 
 INFERENCE = Section('inference', {
     'checkpoint': Field('str', None, _CKPT_DOC, nullable=True),
-    'trt_engine': Field('str', None, 'TensorRT engine or ONNX file to run instead',
+    'trt_engine': Field('str', None, 'TensorRT engine, ONNX file or OpenVINO .xml to run instead',
                         nullable=True),
     'test_dataset': _dataset_paths('sequences to classify', 'test_dataloader',
                                    label_doc='optional; only checked against the data (labels are not needed)'),
@@ -191,6 +205,7 @@ INFERENCE = Section('inference', {
                          nullable=True, tao=False),
     'batch_size': Field('int', -1, 'batch size; -1: dataset.batch_size', low=-1, not_zero=True),
     'results_dir': Field('str', None, 'output folder (default <results_dir>/inference)', nullable=True),
+    **_runtime_fields('inference'),
     **_device_fields('inference'),
 })
 

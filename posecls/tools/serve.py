@@ -6,19 +6,24 @@ import tempfile
 import time
 from typing import List, Optional
 
+from posecls.deploy.backends import TRT_SUFFIXES
 from posecls.deploy.triton.serve import TritonServer
 from posecls.deploy.triton.triton_repo import DEFAULT_MODEL_NAME, write_triton_repository
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse ``tools/deployment/serve.py`` arguments."""
-    p = argparse.ArgumentParser(description='Serve a posecls .onnx (onnxruntime) or TensorRT engine over Triton '
-                                'HTTP/gRPC on this machine until Ctrl-C')
-    p.add_argument('model_file', help='.onnx or .engine/.plan')
+    p = argparse.ArgumentParser(description='Serve a posecls .onnx (onnxruntime / OpenVINO), OpenVINO IR or TensorRT '
+                                'engine over Triton HTTP/gRPC on this machine until Ctrl-C')
+    p.add_argument('model_file', help='.onnx, OpenVINO .xml or .engine/.plan')
     p.add_argument('--model-name', default=DEFAULT_MODEL_NAME)
     p.add_argument('--labels', help='labels file (default: classes stored in the model)')
     p.add_argument('--max-batch-size', type=int, default=16)
     p.add_argument('--device', default='cpu', help='cpu or cuda (TensorRT engines run on cuda)')
+    p.add_argument('--backend', help='runtime inside the python-platform model: onnxruntime, openvino or tensorrt '
+                   '(default: by suffix: .onnx onnxruntime, .xml openvino, .engine/.plan tensorrt)')
+    p.add_argument('--precision', help='its precision: f32, bf16 (openvino) or int8 (a model from posecls-quantize); '
+                   'default: as the model file holds it')
     p.add_argument('--host', default='127.0.0.1',
                    help='IPv4 address the HTTP, gRPC and metrics endpoints bind to (default 127.0.0.1: this machine '
                    'only; 0.0.0.0 serves every interface, unauthenticated: anyone who reaches the machine can run '
@@ -42,10 +47,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         classes = read_labels(args.labels)
     with tempfile.TemporaryDirectory(prefix='posecls_repo_') as tmp:
         repo = args.repo or tmp
-        device = 'cuda' if args.device == 'cpu' and not args.model_file.lower().endswith('.onnx') else args.device
+        engine = args.backend == 'tensorrt' or args.model_file.lower().endswith(TRT_SUFFIXES)
+        device = 'cuda' if args.device == 'cpu' and engine else args.device
         write_triton_repository(args.model_file, repo, model_name=args.model_name, platform='python', classes=classes,
                                 max_batch_size=args.max_batch_size, device=device, force=args.repo is None or
-                                osp.isdir(osp.join(repo, args.model_name)))
+                                osp.isdir(osp.join(repo, args.model_name)), backend=args.backend,
+                                precision=args.precision)
         server = TritonServer(repo, http_port=args.http_port, grpc_port=args.grpc_port,
                               metrics_port=args.metrics_port, host=args.host)
         stop = {'flag': False}

@@ -6,7 +6,6 @@
 Guide: docs/streaming.md. The library is :mod:`posecls.streaming`.
 """
 import argparse
-import inspect
 import json
 import signal
 import sys
@@ -25,7 +24,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Classify the action of every tracked person, live, from DeepStream body-pose JSON '
         '(docs/streaming.md)')
     p.add_argument('config', help='config file (model, test pipeline, class names)')
-    p.add_argument('checkpoint', nargs='?', help='checkpoint (.pth) or an exported model (.onnx, TensorRT engine); '
+    p.add_argument('checkpoint', nargs='?', help='checkpoint (.pth) or an exported model (.onnx, OpenVINO .xml, '
+                   'TensorRT engine); '
                    'not with --server')
     io = p.add_argument_group('input and output')
     io.add_argument('--source', required=True, metavar='SRC',
@@ -73,9 +73,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     md.add_argument('--max-batch', type=int, default=2,
                     help='windows per model call (default 2, the fastest on a 2-core CPU: docs/benchmarks.md; a '
                     'message\'s windows are never split)')
-    md.add_argument('--backend', help='runtime of an exported model (default: by file suffix); passed to '
-                    'posecls.deploy.init_backend')
-    md.add_argument('--precision', help='precision of the runtime; passed to posecls.deploy.init_backend')
+    md.add_argument('--backend', help='runtime of an exported model: onnxruntime, openvino or tensorrt (default: by '
+                    'suffix: .onnx onnxruntime, .xml openvino, .engine/.plan tensorrt)')
+    md.add_argument('--precision', help='precision of the runtime: f32, bf16 (openvino) or int8 (a model from '
+                    'posecls-quantize); default: as the model file holds it')
     md.add_argument('--device', default='cpu')
     md.add_argument('--server', metavar='HOST:PORT', help='classify with a running Triton server (tritonclient) '
                     'instead of a local model')
@@ -87,21 +88,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def _backend_options(args: argparse.Namespace) -> Dict[str, Any]:
-    """``--backend`` / ``--precision`` for ``init_model``, only when given and only when init_backend takes them."""
-    from posecls.deploy.backends import init_backend, is_deployed_model
-    given = {k: getattr(args, k) for k in ('backend', 'precision') if getattr(args, k) is not None}
-    if not given:
-        return given
-    if not is_deployed_model(args.checkpoint):
-        raise ValueError(f'--{"/--".join(given)} choose the runtime of an exported model (.onnx, TensorRT engine); '
-                         f'{args.checkpoint} runs in PyTorch')
-    params = inspect.signature(init_backend).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        missing = [k for k in given if k not in params]
-        if missing:
-            raise ValueError(f'--{missing[0]} is not supported by this posecls: posecls.deploy.init_backend has no '
-                             f'{missing[0]!r} argument')
-    return given
+    """``--backend`` / ``--precision`` for ``init_model`` (checked before work; only for an exported model)."""
+    from posecls.deploy.backends import backend_options
+    return backend_options(args.checkpoint, args.backend, args.precision)
 
 
 def build_model(args: argparse.Namespace) -> Any:

@@ -2,8 +2,6 @@
 import argparse
 from typing import Any, Dict, List, Optional
 
-from posecls.apis.test import test_model
-from posecls.engine.distributed import shutdown_distributed
 from posecls.tools.common import DictAction, load_config
 
 
@@ -12,8 +10,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate a posecls checkpoint')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint (posecls, TAO Lightning or original ST-GCN), or an exported '
-                        'model: .onnx (onnxruntime) or .engine/.plan (TensorRT)')
+                        'model: .onnx (onnxruntime / openvino), .xml (OpenVINO IR) or .engine/.plan (TensorRT)')
     parser.add_argument('--device', default='cpu', help='device of an exported model (cpu, cuda, cuda:1)')
+    parser.add_argument('--backend', help='runtime of an exported model: onnxruntime, openvino or tensorrt (default: '
+                        'by suffix: .onnx onnxruntime, .xml openvino, .engine/.plan tensorrt)')
+    parser.add_argument('--precision', help='precision of the runtime: f32, bf16 (openvino) or int8 (a model from '
+                        'posecls-quantize); default: as the model file holds it')
     parser.add_argument('--work-dir', help='folder for logs and the evaluation report')
     parser.add_argument('--dump', help='also write predictions to this .pkl / .npz / .json file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -28,8 +30,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     """Evaluate; prints the table and returns the metrics (with ``report`` paths)."""
     args = parse_args(argv)
+    from posecls.apis.test import test_model  # torch and mmengine: after the arguments were parsed (fast --help)
+    from posecls.deploy.backends import backend_options
+    from posecls.engine.distributed import shutdown_distributed
+    options = backend_options(args.checkpoint, args.backend, args.precision)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, verbose=args.verbose)
-    metrics = test_model(cfg, args.checkpoint, device=args.device, dump=args.dump)
+    metrics = test_model(cfg, args.checkpoint, device=args.device, dump=args.dump, backend_options=options)
     shutdown_distributed()
     return metrics
 

@@ -29,6 +29,32 @@ def ort_providers(device: str) -> List[str]:
     raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {device!r}")
 
 
+def is_quantized_onnx(model_file: str) -> bool:
+    """True for an ONNX file with QuantizeLinear / DequantizeLinear nodes (an INT8 QDQ model)."""
+    import onnx
+
+    try:
+        proto = onnx.load(model_file, load_external_data=False)
+    except Exception as e:  # onnx raises DecodeError and others
+        raise ValueError(f'{model_file}: not a readable ONNX file ({e})') from e
+    return any(n.op_type in ('QuantizeLinear', 'DequantizeLinear') for n in proto.graph.node)
+
+
+def check_onnx_precision(model_file: str, precision: str) -> None:
+    """Refuse a precision ONNX Runtime would not give for this file (f32 of a float model, int8 of a QDQ one)."""
+    if precision not in ('f32', 'int8'):
+        raise ValueError(f'{model_file}: onnxruntime runs precision f32 (or int8 of a quantized ONNX), got '
+                         f"{precision!r}; bf16 is offered by backend='openvino'")
+    quantized = is_quantized_onnx(model_file)
+    if precision == 'int8' and not quantized:
+        raise ValueError(f'{model_file}: precision int8 needs an INT8-quantized model and this one has no '
+                         'QuantizeLinear/DequantizeLinear nodes; write one with `posecls-quantize CONFIG MODEL '
+                         '--out model_int8.onnx`, or use precision f32')
+    if precision == 'f32' and quantized:
+        raise ValueError(f'{model_file} is INT8-quantized (QDQ nodes): precision f32 would be wrong; use precision '
+                         'int8 (or the float model)')
+
+
 class OnnxRuntimeBackend(Backend):
     """Run an ONNX file with ONNX Runtime.
 
@@ -42,13 +68,19 @@ class OnnxRuntimeBackend(Backend):
         classes: Class names; default: the ``posecls.classes`` metadata written at export.
         cfg: Config for ``inference_recognizer``'s pipeline.
         intra_op_num_threads: ONNX Runtime threads (0: its default).
+        precision: None (as the file holds it), ``'f32'`` (a float model) or ``'int8'`` (a QDQ-quantized
+            ONNX from ``posecls-quantize``, run by ONNX Runtime's int8 kernels); another value, or one that
+            does not match the file, is refused.
     """
 
     name = 'onnxruntime'
 
     def __init__(self, model_file: str, device: str = 'cpu', classes: Optional[Sequence[str]] = None,
-                 cfg: Any = None, intra_op_num_threads: int = 0) -> None:
+                 cfg: Any = None, intra_op_num_threads: int = 0, precision: Optional[str] = None) -> None:
         import onnxruntime as ort
+
+        if precision is not None:
+            check_onnx_precision(model_file, precision)
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = intra_op_num_threads

@@ -1,7 +1,8 @@
-"""Triton Python-backend model: serves a posecls ONNX model (onnxruntime) or TensorRT engine.
+"""Triton Python-backend model: serves a posecls ONNX model (onnxruntime / OpenVINO), OpenVINO IR or TensorRT engine.
 
 Copied as ``<repo>/<model>/<version>/model.py`` by ``write_triton_repository(platform='python')``.
-Parameters in config.pbtxt: ``model_file`` (file name in the version folder) and ``device``.
+Parameters in config.pbtxt: ``model_file`` (file name in the version folder), ``device`` and, when set,
+``backend`` / ``precision`` (:func:`posecls.deploy.init_backend`'s, e.g. ``openvino`` / ``bf16``).
 Tensors cross the backend boundary through DLPack (torch), not numpy: the python-backend stub in
 nvidia-pytriton 0.7.0 was built against numpy 1 and returns empty outputs for numpy-2 arrays.
 
@@ -80,7 +81,8 @@ class TritonPythonModel:
         params = {k: v['string_value'] for k, v in config.get('parameters', {}).items()}
         vdir = osp.join(args['model_repository'], args['model_version'])
         self.model_name = args.get('model_name', config.get('name', ''))
-        self.backend = init_backend(osp.join(vdir, params['model_file']), device=params.get('device', 'cpu'))
+        self.backend = init_backend(osp.join(vdir, params['model_file']), device=params.get('device', 'cpu'),
+                                    backend=params.get('backend') or None, precision=params.get('precision') or None)
         self.input_name = config['input'][0]['name']
         self.output_name = config['output'][0]['name']
 

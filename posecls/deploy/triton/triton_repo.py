@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from posecls.utils.atomic_io import atomic_open
 
-from ..backends import ONNX_SUFFIXES, TRT_SUFFIXES
+from ..backends import MODEL_SUFFIXES, ONNX_SUFFIXES, OPENVINO_SUFFIXES, TRT_SUFFIXES
 from ..backends.base import INPUT_NAME, OUTPUT_NAME
 
 DEFAULT_MODEL_NAME = 'pose_classification_tao'
@@ -34,7 +34,8 @@ def _model_config_pb2() -> Any:
 def describe_model(model_file: str) -> Dict[str, Any]:
     """Input/output names, (C, T, V, M), class count, classes and batch-dynamism of an exported model.
 
-    ``.onnx`` is read with onnx; an engine is described by its ``<engine>.json`` from ``gen_trt_engine``.
+    ``.onnx`` is read with onnx, an OpenVINO ``.xml`` with openvino; an engine is described by its
+    ``<engine>.json`` from ``gen_trt_engine``.
 
     Raises:
         ValueError: unknown type, no settings JSON for an engine, or not (N, C, T, V, M) -> (N, K).
@@ -67,8 +68,19 @@ def describe_model(model_file: str) -> Dict[str, Any]:
         info = dict(input_name=s['input_name'], output_name=s['output_name'], input_shape=s['input_shape'],
                     num_classes=len(classes) if classes else -1, classes=classes, dynamic_batch=True,
                     max_batch=s['profile']['max'][0])
+    elif low.endswith(OPENVINO_SUFFIXES):
+        from ..backends.openvino_backend import OpenVINOBackend, model_classes, read_model
+        model = read_model(model_file)
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise ValueError(f'{model_file}: expected 1 input and 1 output')
+        shape = model.input(0).get_partial_shape()
+        dims = [d.get_length() if d.is_static else -1 for d in shape] if shape.rank.is_static else []
+        k = OpenVINOBackend._output_size(model, dims[1:]) if len(dims) == 5 and min(dims[1:]) > 0 else None
+        info = dict(input_name=model.input(0).get_any_name(), output_name=model.output(0).get_any_name(),
+                    input_shape=dims[1:], num_classes=k or -1, classes=model_classes(model),
+                    dynamic_batch=bool(dims) and dims[0] == -1, max_batch=None)
     else:
-        raise ValueError(f'{model_file}: expected {ONNX_SUFFIXES + TRT_SUFFIXES}')
+        raise ValueError(f'{model_file}: expected {MODEL_SUFFIXES}')
     if len(info['input_shape']) != 4 or min(info['input_shape']) < 1:
         raise ValueError(f'{model_file}: input must be (N, C, T, V, M) with static C, T, V, M, got '
                          f'{info["input_shape"]}')
@@ -123,11 +135,13 @@ def build_model_config(name: str, platform: str, input_shape: Sequence[int], num
 def write_triton_repository(model_file: str, repo_dir: str, *, model_name: str = DEFAULT_MODEL_NAME,
                             platform: Optional[str] = None, classes: Optional[Sequence[str]] = None,
                             max_batch_size: int = 16, version: int = 1, instance_kind: Optional[str] = None,
-                            instance_count: int = 1, device: str = 'cpu', force: bool = False) -> Dict[str, Any]:
+                            instance_count: int = 1, device: str = 'cpu', force: bool = False,
+                            backend: Optional[str] = None, precision: Optional[str] = None) -> Dict[str, Any]:
     """Write ``<repo_dir>/<model_name>/`` for ``model_file``.
 
     Args:
-        model_file: ``.onnx`` or TensorRT engine (with its ``.json``).
+        model_file: ``.onnx``, OpenVINO ``.xml`` (with its ``.bin``; python platform) or TensorRT engine
+            (with its ``.json``).
         repo_dir: Model repository root (created).
         model_name: Triton model name (TAO: ``pose_classification_tao``).
         platform: Default by suffix: ``onnxruntime_onnx`` / ``tensorrt_plan``; ``python`` serves
@@ -139,21 +153,34 @@ def write_triton_repository(model_file: str, repo_dir: str, *, model_name: str =
         instance_count: Instances of that group.
         device: Device of the python-backend model (``cpu``, ``cuda``).
         force: Replace an existing ``<repo_dir>/<model_name>`` folder.
+        backend: Runtime of the python-backend model (``onnxruntime``, ``openvino``, ``tensorrt``;
+            default: by suffix), written as a config.pbtxt parameter.
+        precision: Its precision (``f32``, ``bf16``, ``int8``; default: the model file's).
 
     Returns:
         dict with ``model_dir``, ``config`` (text), ``platform``, ``files`` written.
 
     Raises:
         FileExistsError: the model folder exists and not ``force``.
-        ValueError: missing classes, a static-batch ONNX, or max_batch_size above the engine profile.
+        ValueError: missing classes, a static-batch ONNX, max_batch_size above the engine profile, or
+            backend / precision that do not fit the model (or a platform other than python).
     """
     if not osp.isfile(model_file):
         raise FileNotFoundError(f'model file not found: {model_file}')
     info = describe_model(model_file)
-    is_onnx = model_file.lower().endswith(ONNX_SUFFIXES)
-    platform = platform or ('onnxruntime_onnx' if is_onnx else 'tensorrt_plan')
-    if platform == 'onnxruntime_onnx' and not is_onnx or platform == 'tensorrt_plan' and is_onnx:
+    low = model_file.lower()
+    is_onnx = low.endswith(ONNX_SUFFIXES)
+    is_ir = low.endswith(OPENVINO_SUFFIXES)
+    platform = platform or ('python' if is_ir or backend or precision else
+                            'onnxruntime_onnx' if is_onnx else 'tensorrt_plan')
+    if (platform == 'onnxruntime_onnx' and not is_onnx or platform == 'tensorrt_plan' and not
+            low.endswith(TRT_SUFFIXES)):
         raise ValueError(f'platform {platform} does not run {model_file}')
+    if (backend or precision) and platform != 'python':
+        raise ValueError(f'backend/precision choose the runtime of the python platform (posecls\'s model.py); '
+                         f'platform {platform} runs its own')
+    from ..backends import resolve_backend
+    resolve_backend(model_file, backend, precision)
     classes = list(classes) if classes is not None else info['classes']
     if not classes:
         raise ValueError(f'{model_file} carries no class names; pass classes (--labels / --config)')
@@ -178,12 +205,16 @@ def write_triton_repository(model_file: str, repo_dir: str, *, model_name: str =
     if platform == 'python':
         target = osp.join(vdir, 'model' + osp.splitext(model_file)[1].lower())
         params = dict(model_file=osp.basename(target), device=device)
+        params.update({k: v for k, v in (('backend', backend), ('precision', precision)) if v})
         shutil.copyfile(PYTHON_MODEL_SOURCE, osp.join(vdir, 'model.py'))
         files.append(osp.join(vdir, 'model.py'))
     else:
         target = osp.join(vdir, 'model.onnx' if is_onnx else 'model.plan')
     shutil.copyfile(model_file, target)
     files.append(target)
+    if is_ir:  # the IR's weights, beside the .xml under the same name
+        shutil.copyfile(osp.splitext(model_file)[0] + '.bin', osp.splitext(target)[0] + '.bin')
+        files.append(osp.splitext(target)[0] + '.bin')
     text = build_model_config(model_name, platform, info['input_shape'], len(classes), max_batch_size,
                               info['input_name'], info['output_name'], instance_kind=instance_kind,
                               instance_count=instance_count, parameters=params)

@@ -53,3 +53,15 @@ def task_checkpoint(spec: Dict[str, Any], task: str) -> str:
     """``<task>.trt_engine`` (a TensorRT engine or ONNX file) when set, else ``<task>.checkpoint``."""
     sec = spec[task]
     return sec.get('trt_engine') or sec['checkpoint']
+
+
+def runtime_options(spec: Dict[str, Any], task: str) -> Dict[str, str]:
+    """``init_backend`` options of ``<task>.backend`` / ``<task>.precision`` (empty when neither is set).
+
+    Checked by :mod:`posecls.tao.checks` before any work (an exported model, a backend that opens it, a precision
+    it offers); checked again here for a spec that did not go through the checks.
+    """
+    from posecls.deploy.backends import backend_options
+    sec = spec[task]
+    return backend_options(task_checkpoint(spec, task), sec.get('backend'), sec.get('precision'),
+                           where=f'{task}.backend/{task}.precision')

@@ -9,6 +9,7 @@ import os.path as osp
 from typing import Any, Dict
 
 from posecls.tao.spec import task_results_dir
+from posecls.tao.tasks import common
 from posecls.tao.tasks.common import batch_size, class_names, single_device, task_checkpoint, task_config
 
 
@@ -24,7 +25,8 @@ def run(spec: Dict[str, Any], argv=None) -> Dict[str, Any]:
     plan = single_device(spec, 'inference')
     classes = class_names(spec)
     cfg = task_config(spec, 'inference', inf['test_dataset'])
-    model = init_model(cfg, task_checkpoint(spec, 'inference'), device=plan.device)
+    model = init_model(cfg, task_checkpoint(spec, 'inference'), device=plan.device,
+                       **common.runtime_options(spec, 'inference'))
     logits = inference_recognizer(model, inf['test_dataset']['data_path'], batch_size=batch_size(spec, 'inference'))
     names = top1_labels(logits, classes)
     write_lines(output_file, names)

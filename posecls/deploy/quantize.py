@@ -1,0 +1,249 @@
+"""INT8 post-training quantization of an exported model with NNCF, refused below a top-1 agreement with fp32.
+
+``quantize_model`` (``posecls-quantize`` / ``tools/deployment/quantize.py``):
+
+1. the fp32 model (``.onnx`` or OpenVINO ``.xml``) is opened as a :class:`DeployedRecognizer` with the
+   config, so calibration and validation go through the config's test pipeline and data preprocessor
+   (:func:`posecls.apis.inference.iter_model_inputs`, the batches of the one inference loop);
+2. calibration: ``num_samples`` training sequences (a seeded random draw from the config's
+   ``train_dataloader`` data, through that pipeline) feed ``nncf.quantize`` -- on the OpenVINO model for an
+   ``.xml`` output (FakeQuantize nodes; runs with ``backend='openvino', precision='int8'``) or on the ONNX
+   graph for an ``.onnx`` output (QDQ nodes; runs in ONNX Runtime's int8 kernels);
+3. the quantized model is written to a temporary folder, opened with the runtime that will run it and
+   compared with the fp32 model (same runtime, f32) on the validation set (default: the config's
+   ``test_dataloader`` data): top-1 agreement, and top-1 accuracy of both when labels are given;
+4. only when the agreement reaches ``min_agreement`` (default 0.99) is it written to ``out_file``
+   (atomically; an IR's ``.bin`` first, then its ``.xml``); otherwise :class:`AgreementError` names both
+   numbers and nothing is written.
+"""
+import json
+import logging
+import os.path as osp
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+
+from posecls.deploy.backends import OPENVINO_SUFFIXES, is_deployed_model
+
+#: default agreement an INT8 model must reach with its fp32 model on the validation set
+DEFAULT_MIN_AGREEMENT = 0.99
+#: ``nncf.QuantizationPreset`` names offered
+PRESETS = ('performance', 'mixed')
+OUT_SUFFIXES = ('.xml', '.onnx')
+
+
+class AgreementError(ValueError):
+    """The INT8 model's top-1 agreement with fp32 is below the required minimum (nothing was written)."""
+
+
+def _import_nncf() -> Any:
+    try:
+        import nncf
+    except ImportError as e:
+        raise RuntimeError(f'INT8 quantization needs nncf ({e}): pip install "posecls[openvino]"') from e
+    nncf.set_log_level(logging.ERROR)
+    return nncf
+
+
+def _split_path(cfg: Any, split: str, key: str) -> Optional[str]:
+    loader = cfg.get(f'{split}_dataloader') or {}
+    return (loader.get('dataset') or {}).get(key)
+
+
+def _dataset_file(path: Optional[str], what: str, field: str) -> str:
+    if path is None:
+        raise ValueError(f'{what}: no file given and the config has no {field}; pass it on the command line')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path} ({field})')
+    return path
+
+
+def calibration_inputs(model: Any, data: str, num_samples: int, seed: int = 0) -> List[np.ndarray]:
+    """``num_samples`` model inputs (1, C, T, V, M) drawn at random (seeded) from ``data`` through the pipeline.
+
+    Args:
+        model: The fp32 :class:`DeployedRecognizer` (its ``cfg`` gives the test pipeline).
+        data: ``.npy`` (N, C, T, V, M), e.g. the training set.
+        num_samples: Sequences drawn (at most N; test-time clips count as separate inputs).
+        seed: Seed of the draw.
+    """
+    from posecls.apis.inference import iter_model_inputs
+
+    n = int(np.load(data, mmap_mode='r').shape[0])
+    if n == 0:
+        raise ValueError(f'{data}: no sequences to calibrate on')
+    pick = np.random.default_rng(seed).choice(n, size=min(num_samples, n), replace=False)
+    out: List[np.ndarray] = []
+    for batch in iter_model_inputs(model, data, batch_size=16, indices=sorted(int(i) for i in pick)):
+        x = batch['inputs'].float().cpu().numpy()
+        x = x.reshape((-1, ) + x.shape[-4:])  # test-time clips are separate model inputs
+        out.extend(x[i:i + 1] for i in range(len(x)))
+    return out
+
+
+def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runtime: str = 'openvino',
+                  preset: str = 'performance', classes: Optional[List[str]] = None) -> str:
+    """``nncf.quantize`` of an fp32 model file on calibration inputs; writes ``out_dir/model_int8.xml|.onnx``.
+
+    Args:
+        model_file: fp32 ``.onnx`` or ``.xml`` (``runtime='onnxruntime'``: ``.onnx`` only).
+        inputs: Calibration inputs, each (1, C, T, V, M) float32 (:func:`calibration_inputs`).
+        out_dir: Folder of the written model (no agreement check here: :func:`quantize_model` does it).
+        runtime: ``'openvino'`` (IR with FakeQuantize) or ``'onnxruntime'`` (QDQ ONNX).
+        preset: One of :data:`PRESETS`.
+        classes: Class names stored in the IR (an ONNX keeps the fp32 file's metadata).
+
+    Returns:
+        Path of the quantized model.
+    """
+    nncf = _import_nncf()
+    preset_value = getattr(nncf.QuantizationPreset, preset.upper())
+    if runtime == 'openvino':
+        import openvino as ov
+
+        from posecls.deploy.backends.openvino_backend import IR_CLASSES_KEY, read_model
+        q = nncf.quantize(read_model(model_file), nncf.Dataset(inputs), subset_size=len(inputs), preset=preset_value)
+        if classes:
+            q.set_rt_info(json.dumps(list(classes)), list(IR_CLASSES_KEY))
+        path = osp.join(out_dir, 'model_int8.xml')
+        ov.save_model(q, path, compress_to_fp16=False)
+        return path
+    import onnx
+    proto = onnx.load(model_file)
+    name = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}][0]
+    q = nncf.quantize(proto, nncf.Dataset([{name: x} for x in inputs]), subset_size=len(inputs), preset=preset_value)
+    del q.metadata_props[:]
+    q.metadata_props.extend(proto.metadata_props)  # class names and export facts of the fp32 file
+    path = osp.join(out_dir, 'model_int8.onnx')
+    onnx.save(q, path)
+    return path
+
+
+def _top1(logits: np.ndarray) -> np.ndarray:
+    return np.asarray(logits).argmax(axis=1)
+
+
+def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, calib_data: Optional[str] = None,
+                   num_samples: int = 300, val_data: Optional[str] = None, val_labels: Optional[str] = None,
+                   min_agreement: float = DEFAULT_MIN_AGREEMENT, preset: str = 'performance', seed: int = 0,
+                   batch_size: int = 16, force: bool = False, cfg_options: Optional[dict] = None,
+                   echo: bool = True) -> Dict[str, Any]:
+    """Quantize ``model_file`` to INT8 and write it to ``out_file`` when it agrees with fp32 (see the module doc).
+
+    Args:
+        config: The model's config (test pipeline, data paths, classes).
+        model_file: fp32 ``.onnx`` (from export) or OpenVINO ``.xml``.
+        out_file: ``.xml`` (OpenVINO IR, with its ``.bin``; needs an ``.onnx`` or ``.xml`` input) or ``.onnx``
+            (QDQ, for ONNX Runtime; needs an ``.onnx`` input).
+        calib_data: ``.npy`` to calibrate on (default: ``train_dataloader.dataset.data_path``).
+        num_samples: Calibration sequences (drawn at random, seeded by ``seed``).
+        val_data: ``.npy`` of the agreement check (default: ``test_dataloader.dataset.data_path``, else val's).
+        val_labels: Its label ``.pkl`` (default: the same loader's ``label_path``); accuracy is reported
+            when there is one.
+        min_agreement: Required top-1 agreement with fp32, a fraction in [0, 1].
+        preset: ``'performance'`` (symmetric) or ``'mixed'`` (asymmetric activations) NNCF preset.
+        seed: Seed of the calibration draw.
+        batch_size: Sequences per call of the validation.
+        force: Replace an existing ``out_file``.
+        cfg_options: Config overrides.
+        echo: Print the summary.
+
+    Returns:
+        dict(out_file, runtime, agreement, accuracy_fp32, accuracy_int8, num_val, num_calib, min_agreement,
+        seconds, written=True).
+
+    Raises:
+        AgreementError: the agreement is below ``min_agreement`` (nothing written).
+        FileNotFoundError: a model or data file is missing.
+        ValueError: bad suffixes, values or an existing ``out_file`` without ``force``.
+    """
+    from posecls.apis.inference import _as_config, inference_recognizer, init_model
+    from posecls.utils.atomic_io import atomic_write_bytes
+    from posecls.utils.config import merge_cfg_options
+
+    t0 = time.perf_counter()
+    if isinstance(min_agreement, bool) or not isinstance(min_agreement, (int, float)) or \
+            not 0.0 <= float(min_agreement) <= 1.0:
+        raise ValueError(f'min_agreement must be a fraction in [0, 1] (0.99 = 99 %), got {min_agreement!r}')
+    if preset not in PRESETS:
+        raise ValueError(f'preset must be one of {PRESETS}, got {preset!r}')
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f'num_samples must be a positive int, got {num_samples!r}')
+    if not osp.isfile(model_file):
+        raise FileNotFoundError(f'model file not found: {model_file}')
+    src_low, out_low = model_file.lower(), out_file.lower()
+    if not is_deployed_model(model_file) or not src_low.endswith(('.onnx', '.xml')):
+        raise ValueError(f'{model_file}: quantization needs an exported fp32 model (.onnx or OpenVINO .xml); export '
+                         'a checkpoint first with posecls-export-onnx')
+    if not out_low.endswith(OUT_SUFFIXES):
+        raise ValueError(f'{out_file}: the output must be .xml (OpenVINO IR) or .onnx (QDQ for ONNX Runtime)')
+    if out_low.endswith('.onnx') and src_low.endswith('.xml'):
+        raise ValueError(f'{out_file}: an .onnx output needs an .onnx input; {model_file} is an OpenVINO IR (write '
+                         'an .xml instead)')
+    if osp.abspath(out_file) == osp.abspath(model_file):
+        raise ValueError(f'{out_file}: the output must not replace the fp32 model it is made from')
+    if osp.exists(out_file) and not force:
+        raise ValueError(f'{out_file} exists; remove it, choose another path or pass force=True (--force)')
+    runtime = 'openvino' if out_low.endswith(OPENVINO_SUFFIXES) else 'onnxruntime'
+    cfg = merge_cfg_options(_as_config(config), cfg_options)
+    calib_data = _dataset_file(calib_data or _split_path(cfg, 'train', 'data_path'), 'calibration data',
+                               'train_dataloader.dataset.data_path')
+    split = 'test' if cfg.get('test_dataloader') else 'val'
+    if val_data is None:
+        val_data, val_labels = _split_path(cfg, split, 'data_path'), val_labels or _split_path(cfg, split,
+                                                                                                'label_path')
+    val_data = _dataset_file(val_data, 'validation data', f'{split}_dataloader.dataset.data_path')
+    if val_labels is not None and not osp.isfile(val_labels):
+        raise FileNotFoundError(f'validation labels not found: {val_labels}')
+
+    fp32 = init_model(cfg, model_file, backend=runtime, precision='f32')
+    inputs = calibration_inputs(fp32, calib_data, num_samples, seed)
+    with tempfile.TemporaryDirectory(prefix='posecls_quantize_') as tmp:
+        tmp_file = quantize_file(model_file, inputs, tmp, runtime, preset, fp32.dataset_meta.get('classes'))
+        int8 = init_model(cfg, tmp_file, backend=runtime, precision='int8')
+        ref = inference_recognizer(fp32, val_data, batch_size=batch_size)
+        got = inference_recognizer(int8, val_data, batch_size=batch_size)
+        agreement = float((_top1(ref) == _top1(got)).mean())
+        result: Dict[str, Any] = dict(out_file=out_file, runtime=runtime, agreement=agreement,
+                                      min_agreement=float(min_agreement), num_val=int(len(ref)),
+                                      num_calib=len(inputs), calib_data=calib_data, val_data=val_data,
+                                      preset=preset, accuracy_fp32=None, accuracy_int8=None, written=False)
+        if val_labels is not None:
+            from posecls.datasets.label_io import load_label_file
+            labels = np.asarray(load_label_file(val_labels)[1])
+            if len(labels) != len(ref):
+                raise ValueError(f'{val_labels} has {len(labels)} labels for the {len(ref)} sequences of {val_data}')
+            result['accuracy_fp32'] = float((_top1(ref) == labels).mean())
+            result['accuracy_int8'] = float((_top1(got) == labels).mean())
+        summary = format_summary(result)
+        if agreement < min_agreement:
+            raise AgreementError(f'{summary}; the INT8 model agrees with fp32 on {agreement:.2%} of {val_data}, '
+                                 f'below the required {min_agreement:.2%} (--min-agreement): not written to '
+                                 f'{out_file}. Calibrate on more samples (--num-samples), try --preset mixed, or '
+                                 'keep the fp32 / bf16 model')
+        if runtime == 'openvino':  # the .bin first: a reader opens the .xml and then needs its weights
+            for ext in ('.bin', '.xml'):
+                with open(osp.splitext(tmp_file)[0] + ext, 'rb') as f:
+                    atomic_write_bytes(osp.splitext(out_file)[0] + ext, f.read())
+        else:
+            with open(tmp_file, 'rb') as f:
+                atomic_write_bytes(out_file, f.read())
+    result.update(written=True, seconds=time.perf_counter() - t0)
+    if echo:
+        print(f'{format_summary(result)}; written to {out_file}', flush=True)
+    return result
+
+
+def format_summary(r: Dict[str, Any]) -> str:
+    """One line: runtime, agreement, accuracies, sample counts."""
+    acc = ''
+    if r.get('accuracy_fp32') is not None:
+        acc = f", top-1 accuracy fp32 {r['accuracy_fp32']:.2%} / int8 {r['accuracy_int8']:.2%}"
+    return (f"INT8 ({r['runtime']}, {r['num_calib']} calibration inputs from {r['calib_data']}): top-1 agreement "
+            f"with fp32 {r['agreement']:.2%} on {r['num_val']} sequences{acc}")
+
+
+__all__ = ['quantize_model', 'quantize_file', 'calibration_inputs', 'AgreementError', 'DEFAULT_MIN_AGREEMENT',
+           'PRESETS', 'format_summary']
