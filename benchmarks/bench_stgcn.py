@@ -10,8 +10,10 @@ Cases (docs/reference.md §P.3.5, measured for MMAction2 on a 2-core CPU):
   train_ucla  B16 M1 T52  V20 training step
 
 Usage: python benchmarks/bench_stgcn.py [--backbones STGCN STGCNPP CTRGCN] [--threads 2] [--repeat 5]
-       [--device cpu] [--cases ...] [--impls einsum matmul] [--precisions fp32 bf16]
-Prints one markdown table row per backbone, case, aggregation form (einsum / matmul) and precision.
+       [--device cpu] [--cases ...] [--impls einsum matmul channels_last auto] [--precisions fp32 bf16]
+Prints one markdown table row per backbone, case, aggregation form and precision. ``channels_last`` / ``auto``
+(ST-GCN's channels-last training form, ``gcn_impl='auto'`` is its default) exist for STGCN only; other backbones
+skip them. posecls vs MMAction2 at identical shapes: benchmarks/compare_peers.py.
 """
 import argparse
 import platform
@@ -104,7 +106,8 @@ def main() -> None:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--backbones', nargs='+', default=['STGCN'], choices=BACKBONES)
     parser.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
-    parser.add_argument('--impls', nargs='+', default=['einsum', 'matmul'], choices=['einsum', 'matmul'])
+    parser.add_argument('--impls', nargs='+', default=['einsum', 'matmul'],
+                        choices=['einsum', 'matmul', 'channels_last', 'auto'])
     parser.add_argument('--precisions', nargs='+', default=['fp32'], choices=['fp32', 'bf16'],
                         help='bf16: training through BF16OptimWrapper (tools/train.py --amp on a CPU)')
     args = parser.parse_args()
@@ -118,6 +121,9 @@ def main() -> None:
     for backbone in args.backbones:
         for name in args.cases:
             for impl in args.impls:
+                if impl in ('channels_last', 'auto') and backbone != 'STGCN':
+                    print(f'| {backbone} | {name} | gcn {impl} skipped: an ST-GCN form only |')
+                    continue
                 for precision in args.precisions:
                     r = run_case(backbone, name, impl, args.repeat, args.device, precision)
                     print(f"| {backbone} | {name} | {CASES[name]['shape']} | {impl} | {precision} | "

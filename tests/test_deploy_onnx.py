@@ -109,14 +109,16 @@ def test_bad_arguments_are_named(tiny_deploy, tmp_path):
 def test_export_tool_verifies_on_the_config_test_data(tiny_deploy, tmp_path, capsys):
     from posecls.tools.export_onnx import main
     out, rep_file = str(tmp_path / 'tool.onnx'), str(tmp_path / 'report.json')
+    impls = {m.impl for m in tiny_deploy['model'].modules() if hasattr(m, 'impl')}
+    assert impls == {'auto'}  # STGCN's default
     report = main([tiny_deploy['cfg_file'], tiny_deploy['ckpt'], '--out', out, '--input-shape', '3', '32', '34', '1',
                    '--no-einsum', '--report', rep_file])
     printed = capsys.readouterr().out
     assert 'opset 12 (torchscript exporter)' in printed and 'Einsum: no (matmul form)' in printed
     ops = _ops(out)
     assert 'Einsum' not in ops and ops.count('MatMul') == 10
-    # the caller's model keeps its einsum form after a matmul export
-    assert {m.impl for m in tiny_deploy['model'].modules() if hasattr(m, 'impl')} == {'einsum'}
+    # the caller's model keeps its form after a matmul export
+    assert {m.impl for m in tiny_deploy['model'].modules() if hasattr(m, 'impl')} == impls
     assert report['verify_data'] == tiny_deploy['data']
     assert report['num_real_samples'] == 6 and report['max_abs_diff']['real'] <= 1e-4
     assert json.load(open(rep_file))['path'] == osp.abspath(out)

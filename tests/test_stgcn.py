@@ -67,6 +67,37 @@ def test_einsum_and_matmul_aggregation_agree():
         model.backbone.set_gcn_impl('fft')
 
 
+def test_channels_last_training_form_equals_einsum_values_and_gradients():
+    """gcn_impl='auto' (the default) trains channels-last with one matmul over (V * K); same values as einsum."""
+    torch.manual_seed(0)
+    model = build(base_channels=8, dropout=0.0)
+    assert model.backbone.st_gcn_networks[0].gcn.impl == 'auto'
+    x = torch.randn(2, 3, 20, 34, 2)
+    results = {}
+    for impl in ('einsum', 'channels_last', 'auto'):
+        model.backbone.set_gcn_impl(impl)
+        model.zero_grad(set_to_none=False)
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        feats = model.backbone(x)
+        feats.square().mean().backward()
+        model.load_state_dict(state)  # undo the BatchNorm running-statistics update of this forward
+        grads = {n: p.grad.clone() for n, p in model.backbone.named_parameters()}
+        results[impl] = (feats.detach(), grads)
+        if impl != 'einsum':  # activations stay channels-last (no NCHW copy after any block)
+            assert model.backbone.normalize_input(x).is_contiguous(memory_format=torch.channels_last)
+    for impl in ('channels_last', 'auto'):
+        torch.testing.assert_close(results[impl][0], results['einsum'][0], rtol=1e-4, atol=5e-5)
+        for name, g in results['einsum'][1].items():
+            torch.testing.assert_close(results[impl][1][name], g, rtol=1e-4, atol=5e-5, msg=name)
+    # eval mode: 'auto' is TAO's einsum exactly (inference, export and parity unchanged)
+    model.eval()
+    with torch.no_grad():
+        auto = model(x)
+        model.backbone.set_gcn_impl('einsum')
+        assert torch.equal(model(x), auto)
+    assert not model.backbone.normalize_input(x).is_contiguous(memory_format=torch.channels_last)
+
+
 def test_persons_are_averaged_independent_samples():
     model = build(base_channels=8).eval()
     x = torch.randn(1, 3, 20, 34, 2)

@@ -25,7 +25,8 @@ class STGCNBlock(nn.Module):
         dropout: Dropout probability at the end of ``tcn``.
         residual: ``False`` for no residual; otherwise identity when shapes
             match, else ``Conv2d(1x1, stride) + BN``.
-        gcn_impl: ``'einsum'`` or ``'matmul'`` (see ConvTemporalGraphical).
+        gcn_impl: Graph aggregation form (:data:`~posecls.models.utils.graph_conv.STGCN_GCN_IMPLS`, see
+            ConvTemporalGraphical).
 
     Shape:
         x: (N, C_in, T, V) -> (N, C_out, ceil(T / stride), V).
@@ -81,7 +82,13 @@ class STGCN(GCNBackbone):
         base_channels: Channels of the first stage (64 in TAO).
         temporal_kernel_size: Temporal kernel (9 in TAO; odd).
         dropout: Dropout of blocks 1-9 (0.5 in TAO's spec default).
-        gcn_impl: ``'einsum'`` or ``'matmul'`` graph aggregation.
+        gcn_impl: Graph aggregation form, the same arithmetic in every form (ConvTemporalGraphical):
+            ``'auto'`` (default): training on a CPU keeps the activations channels-last and aggregates
+            with one matmul over (V * K) (``'channels_last'``; faster CPU training, docs/benchmarks.md
+            "posecls vs MMAction2"); eval mode and other devices use TAO's einsum, so inference, export
+            and parity are unchanged.
+            ``'einsum'`` (TAO's form everywhere: turns the training speed-up off), ``'matmul'``
+            (reshape + MatMul) or ``'channels_last'`` (in both modes).
         init_cfg: mmengine initialisation config; None keeps PyTorch's
             default initialisation (TAO's behaviour).
 
@@ -94,7 +101,7 @@ class STGCN(GCNBackbone):
 
     def __init__(self, in_channels: int = 3, graph_cfg: Optional[dict] = None,
                  edge_importance_weighting: bool = True, data_bn: bool = True, base_channels: int = 64,
-                 temporal_kernel_size: int = 9, dropout: float = 0.5, gcn_impl: str = 'einsum',
+                 temporal_kernel_size: int = 9, dropout: float = 0.5, gcn_impl: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(in_channels, graph_cfg, init_cfg)
         self.register_buffer('A', self.adjacency())
@@ -116,14 +123,21 @@ class STGCN(GCNBackbone):
             self.edge_importance = None
 
     def set_gcn_impl(self, impl: str) -> None:
-        """Switch every block's graph aggregation between ``'einsum'`` and ``'matmul'``."""
+        """Switch every block's graph aggregation (``'auto'``, ``'einsum'``, ``'matmul'``, ``'channels_last'``)."""
         for block in self.st_gcn_networks:
             block.gcn.set_impl(impl)
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """TAO's joint-major ``data_bn`` over ``V * C``, persons folded into the batch."""
-        return normalize_skeleton_input(x, self.data_bn, 'VC', self.in_channels, self.num_node, name='STGCN',
-                                        layout_name=self.graph.layout.name)
+        """TAO's joint-major ``data_bn`` over ``V * C``, persons folded into the batch.
+
+        The result is channels-last when the first block aggregates in the ``'channels_last'`` form, so that
+        every convolution, BatchNorm and aggregation after it runs channels-last without reordering.
+        """
+        x = normalize_skeleton_input(x, self.data_bn, 'VC', self.in_channels, self.num_node, name='STGCN',
+                                     layout_name=self.graph.layout.name)
+        if self.st_gcn_networks[0].gcn.effective_impl(x.device.type) == 'channels_last':
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
 
     def forward_block(self, index: int, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Block ``index`` with the adjacency weighted by its edge-importance mask."""
