@@ -13,6 +13,9 @@
 ``posecls-triton-client``  ``tools/deployment/triton_client.py``
 ``posecls-load-test``      ``tools/deployment/load_test.py``
 ``posecls-fuse-scores``    ``tools/misc/fuse_scores.py``
+``posecls-report``         ``tools/report.py``
+``posecls-pipeline``       ``tools/pipeline.py``
+``posecls-render``         ``tools/render.py``
 =========================  ===============================================
 
 Config arguments resolve shipped configs by name (:mod:`posecls.utils.package_data`).
@@ -22,7 +25,8 @@ import importlib
 import sys
 
 TOOLS = ('train', 'test', 'inference', 'dataset_convert', 'make_sample_data', 'export_onnx', 'gen_trt_engine',
-         'triton_repo', 'serve', 'triton_client', 'load_test', 'fuse_scores', 'stream')
+         'triton_repo', 'serve', 'triton_client', 'load_test', 'fuse_scores', 'report', 'pipeline', 'render',
+         'stream', 'quantize')
 
 
 def run(name: str) -> int:

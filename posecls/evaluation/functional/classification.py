@@ -1,5 +1,5 @@
 """Classification statistics and TAO's evaluation table."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tabulate import tabulate
@@ -26,6 +26,36 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
     support = cm.sum(axis=1)
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(support > 0, np.diag(cm) / np.maximum(support, 1), np.nan)
+
+
+def precision_recall_f1(cm: np.ndarray) -> Dict[str, np.ndarray]:
+    """Per-class precision, recall, F1 and support of a confusion matrix (rows = ground truth).
+
+    Precision is NaN for a class never predicted, recall (and F1) NaN for a class without samples.
+
+    Returns:
+        dict of (K,) arrays: ``precision``, ``recall``, ``f1`` (fractions) and ``support`` (int samples).
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    predicted, support = cm.sum(axis=0), cm.sum(axis=1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), np.nan)
+        recall = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
+        denom = precision + recall
+        f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+    f1 = np.where(np.isnan(precision) | np.isnan(recall), np.where(support > 0, 0.0, np.nan), f1)
+    return dict(precision=precision, recall=recall, f1=f1, support=support.astype(np.int64))
+
+
+def most_confused_pairs(cm: np.ndarray, k: int = 5) -> List[Tuple[int, int, int]]:
+    """The ``k`` largest off-diagonal cells: ``(true id, predicted id, count)``, count > 0, largest first."""
+    cm = np.asarray(cm, dtype=np.int64)
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind='stable')[:max(k, 0)]
+    pairs = [(int(i), int(j), int(off[i, j])) for i, j in zip(*np.unravel_index(order, off.shape))]
+    return [p for p in pairs if p[2] > 0]
 
 
 def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
