@@ -97,7 +97,7 @@ def expected_actions(tracks: int, seconds: float, stride: int) -> int:
 
 
 def run_once(broker: LocalBroker, model: Dict[str, str], backend: str, tracks: int, seconds: float, stride: int,
-             workdir: str, max_batch: int = 2) -> Dict[str, Any]:
+             workdir: str, max_batch: int = 2, openvino_precision: str = 'bf16') -> Dict[str, Any]:
     """One stream process, ``tracks`` people at 30 fps for ``seconds``; latency and completeness."""
     import paho.mqtt.client as mqtt
     tag = f'{backend}-{tracks}-{time.monotonic_ns()}'
@@ -108,7 +108,7 @@ def run_once(broker: LocalBroker, model: Dict[str, str], backend: str, tracks: i
            '--stride', str(stride), '--sequence-length', '100', '--sequence-length-max', model['T'],
            '--idle-timeout', '5', '--summary-json', summary, '--max-batch', str(max_batch)]
     if backend == 'openvino':
-        cmd += ['--backend', 'openvino']
+        cmd += ['--backend', 'openvino', '--precision', openvino_precision]
     subacks = broker.log_count('Sending SUBACK to posecls-source')
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     sent: Dict[int, float] = {}
@@ -174,6 +174,8 @@ def main() -> Dict[str, Any]:
     parser.add_argument('--seconds', type=float, default=20.0)
     parser.add_argument('--stride', type=int, default=30)
     parser.add_argument('--max-batch', type=int, default=2, help="the stream's --max-batch (windows per model call)")
+    parser.add_argument('--openvino-precision', choices=('f32', 'bf16'), default='bf16',
+                        help="precision of the openvino rows (bf16 needs AVX512-BF16 / AMX; default bf16)")
     parser.add_argument('--out', help='write the results as JSON')
     args = parser.parse_args()
     backends = [b for b in args.backends if b != 'openvino' or openvino_usable()]
@@ -184,7 +186,8 @@ def main() -> Dict[str, Any]:
             model = prepare_model(name, tmp)
             for backend in backends:
                 for n in args.tracks:
-                    r = run_once(broker, model, backend, n, args.seconds, args.stride, tmp, args.max_batch)
+                    r = run_once(broker, model, backend, n, args.seconds, args.stride, tmp, args.max_batch,
+                                 args.openvino_precision)
                     r['model'] = name
                     results['runs'].append(r)
                     print(json.dumps(r), flush=True)
