@@ -58,7 +58,8 @@ def prepare_model(name: str, workdir: str) -> Dict[str, str]:
     ckpt = osp.join(workdir, f'{name}.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': dict(model.dataset_meta)}}, ckpt)
     onnx_file = osp.join(workdir, f'{name}.onnx')
-    export_onnx(model, onnx_file, input_shape=(3, T, 34, 1))
+    # the matmul form (--no-einsum): the fastest on CPU runtimes (docs/benchmarks.md, "Export forms")
+    export_onnx(model, onnx_file, input_shape=(3, T, 34, 1), use_einsum=False)
     return dict(cfg=cfg_file, pth=ckpt, onnx=onnx_file, T=str(T))
 
 

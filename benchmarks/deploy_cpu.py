@@ -9,11 +9,13 @@ Random weights (speed does not depend on them); input (N, 3, 300, 34, 1). Every 
 rounds interleaved (A B C A B C ...), one warm-up call each; reported: the median per batch, sequences/s, the
 speed-up over eager PyTorch fp32 and GFLOP/s (FLOPs counted by torch's FlopCounterMode, one multiply-add = 2)
 against a measured torch matmul peak (fp32 and bf16, 2048^3). The ONNX files are exported to a temporary folder
-with posecls.deploy.export_onnx. ``--openvino`` adds OpenVINO f32 / bf16 (INFERENCE_PRECISION_HINT) and an INT8
-IR quantized with NNCF (:func:`posecls.deploy.quantize.quantize_file`; calibrated on 32 random inputs: a speed
-figure only). ``--agreement-*`` measures top-1 agreement with eager PyTorch fp32 on real data: the model is
-exported, quantized by :func:`posecls.deploy.quantize.quantize_model` (calibrated on its training set through
-the config's test pipeline) and every runtime classifies the config's test set through the inference loop.
+with posecls.deploy.export_onnx, in both forms (TAO's Einsum graph and the matmul form, ``--no-einsum``).
+``--openvino`` adds OpenVINO f32 / bf16 (INFERENCE_PRECISION_HINT) and an INT8 IR of the matmul form (and bf16 of the
+Einsum graph, for comparison), quantized with NNCF (:func:`posecls.deploy.quantize.quantize_file`; calibrated on 32
+random inputs: a speed figure only). ``--agreement-*`` measures top-1 agreement with eager PyTorch fp32 on real data:
+the model is exported (matmul form), quantized by :func:`posecls.deploy.quantize.quantize_model` (calibrated on its
+training set through the config's test pipeline) and every runtime classifies the config's test set through the
+inference loop.
 """
 import argparse
 import json
@@ -97,7 +99,7 @@ def agreement(config: str, checkpoint: str, tmp: str) -> Dict[str, object]:
     from posecls.tools.common import load_config
     cfg = load_config(config)
     onnx_file = os.path.join(tmp, 'agreement.onnx')
-    export_checkpoint(cfg, checkpoint, onnx_file)
+    export_checkpoint(cfg, checkpoint, onnx_file, use_einsum=False)
     int8_file = os.path.join(tmp, 'agreement_int8.xml')
     q = quantize_model(cfg, onnx_file, int8_file, min_agreement=0.0, echo=False)
     data, labels = cfg.test_dataloader.dataset.data_path, cfg.test_dataloader.dataset.label_path
@@ -139,7 +141,8 @@ def main() -> Dict[str, object]:
           f'{peaks["bf16"]:.0f} GFLOP/s', flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         runners: Dict[str, object] = {}
-        for impl in ('einsum', ) if args.no_matmul_export else ('einsum', 'matmul'):
+        impls = ('einsum', ) if args.no_matmul_export else ('einsum', 'matmul')
+        for impl in impls:
             path = os.path.join(tmp, f'{impl}.onnx')
             t0 = time.perf_counter()
             rep = export_onnx(model, path, use_einsum=impl == 'einsum')
@@ -151,7 +154,12 @@ def main() -> Dict[str, object]:
         if args.openvino:
             import openvino
             results['openvino'] = openvino.__version__
-            runners.update(openvino_runtimes(os.path.join(tmp, 'einsum.onnx'), tmp, args.threads))
+            runners.update(openvino_runtimes(os.path.join(tmp, f'{impls[-1]}.onnx'), tmp, args.threads))
+            if len(impls) > 1:  # OpenVINO on TAO's Einsum graph, for comparison
+                from posecls.deploy.backends.openvino_backend import OpenVINOBackend, cpu_supports_bf16
+                if cpu_supports_bf16():
+                    runners['openvino bf16 (einsum)'] = OpenVINOBackend(os.path.join(tmp, 'einsum.onnx'),
+                                                                       precision='bf16', num_threads=args.threads)
         for batch in args.batches:
             x = np.random.default_rng(batch).standard_normal((batch, 3, 300, 34, 1)).astype(np.float32)
             xt = torch.from_numpy(x)

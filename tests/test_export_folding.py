@@ -123,11 +123,37 @@ def test_stgcn_adjacency_times_edge_importance_is_one_constant_per_block(use_ein
     K, V = model.backbone.A.shape[:2]
     for i, ei in enumerate(model.backbone.edge_importance):
         expected = (model.backbone.A * ei).detach().numpy()
-        assert np.array_equal(constants[i], expected if use_einsum else expected.reshape(K * V, V))
+        # the matmul form aggregates the input first: A'[v, k * V + w] = A[k, v, w]
+        assert np.array_equal(constants[i], expected if use_einsum else
+                              expected.transpose(1, 0, 2).reshape(V, K * V))
     # the BatchNorm after each aggregation is in the 1x1 weights: the first block's constant carries the
     # input BatchNorm's shift through the graph, one (C, 1, V) add; the other blocks add one (C, 1, 1) shift
+    # (einsum) or their bias carried through the aggregation, (C, 1, V) (matmul)
     adds = [inits[n.input[1]].shape for n in graph.node if n.op_type == 'Add' and n.input[1] in inits]
-    assert adds[0] == (4, 1, 34) and set(adds[1:]) == {(4, 1, 1), (8, 1, 1), (16, 1, 1)}
+    per_channel = {(4, 1, 1), (8, 1, 1), (16, 1, 1)} if use_einsum else {(4, 1, 34), (8, 1, 34), (16, 1, 34)}
+    assert adds[0] == (4, 1, 34) and set(adds[1:]) == per_channel
+
+
+def test_matmul_form_aggregates_first_with_one_convolution_per_block(tmp_path):
+    """The folded matmul form: MatMul(x, (V, K * V)) -> Transpose -> one 1x1 Conv over K * C_in, no Einsum."""
+    backbone, channels, shape = CASES['STGCN']
+    model = _build(backbone, channels, shape)
+    path = str(tmp_path / 'm.onnx')
+    rep = export_onnx(model, path, input_shape=shape, use_einsum=False, atol=ATOL)
+    graph = onnx.load(path).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    producers = {o: n for n in graph.node for o in n.output}
+    K, V = model.backbone.A.shape[:2]
+    convs = [n for n in graph.node if n.op_type == 'Conv' and n.input[1] in inits]
+    # every block's 1x1 convolution after the aggregation reads K * C_in channels through a Transpose <- MatMul
+    gcn_convs = [n for n in convs if producers.get(n.input[0]) is not None
+                 and producers[n.input[0]].op_type in ('Reshape', 'Transpose')]
+    assert len(gcn_convs) == len(model.backbone.blocks)
+    for conv, block in zip(gcn_convs, model.backbone.blocks):
+        c_in = block.gcn.conv.in_channels
+        assert inits[conv.input[1]].shape == (block.gcn.conv.out_channels // K, K * c_in, 1, 1)
+    assert rep['node_types']['Transpose'] == len(model.backbone.blocks) and 'Einsum' not in rep['node_types']
+    assert rep['max_abs_diff']['random'] <= ATOL
 
 
 @pytest.mark.parametrize('use_einsum', [True, False], ids=['einsum', 'matmul'])

@@ -383,7 +383,9 @@ class Pipeline:
         from posecls.deploy.export_onnx import export_checkpoint, format_export_summary
         out = self.path('export')
         onnx_file = osp.join(out, 'model.onnx')
-        rep = export_checkpoint(self.config_file, self._checkpoint(), onnx_file, force=True, opset=self.opset)
+        # the matmul form: no Einsum node, 1.5x (ONNX Runtime) to 2.5-2.8x (OpenVINO bf16) faster on CPUs
+        rep = export_checkpoint(self.config_file, self._checkpoint(), onnx_file, force=True, opset=self.opset,
+                                use_einsum=False)
         self.echo(format_export_summary(rep))
         outputs = dict(onnx=onnx_file)
         info: Dict[str, Any] = dict(onnx_max_abs_diff=rep['max_abs_diff'], input_shape=rep['input_shape'])

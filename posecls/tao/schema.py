@@ -217,7 +217,8 @@ EXPORT = Section('ONNX export', {
     'results_dir': Field('str', None, 'output folder (default <results_dir>/export)', nullable=True),
     'opset': Field('int', 12, 'ONNX opset (Einsum needs >= 12)', low=9, tao=False),
     'dynamic_batch': Field('bool', True, 'dynamic batch axis (TAO: yes)', tao=False),
-    'use_einsum': Field('bool', True, 'keep the Einsum graph op (TAO); false: matmul for old runtimes', tao=False),
+    'use_einsum': Field('bool', True, 'keep the Einsum graph op (TAO); false: matmul form (old runtimes; fastest on '
+                        'CPUs)', tao=False),
     'verify': Field('bool', True, 'compare ONNX Runtime outputs with PyTorch after export', tao=False),
     'force': Field('bool', False, 'overwrite an existing onnx_file (TAO refuses)', tao=False),
 })
