@@ -143,7 +143,7 @@ def test_matmul_form_aggregates_first_with_one_convolution_per_block(tmp_path):
     graph = onnx.load(path).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     producers = {o: n for n in graph.node for o in n.output}
-    K, V = model.backbone.A.shape[:2]
+    K = model.backbone.A.shape[0]
     convs = [n for n in graph.node if n.op_type == 'Conv' and n.input[1] in inits]
     # every block's 1x1 convolution after the aggregation reads K * C_in channels through a Transpose <- MatMul
     gcn_convs = [n for n in convs if producers.get(n.input[0]) is not None

@@ -26,8 +26,8 @@ def bn_affine(bn: nn.Module) -> Affine:
 
 def _conv_like(conv: nn.Conv2d, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> nn.Conv2d:
     """A Conv2d with ``conv``'s geometry and the given float64 weight / bias (stored as float32)."""
-    out = nn.Conv2d(conv.in_channels, weight.shape[0], conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-                    conv.groups, bias=bias is not None)
+    out = nn.Conv2d(weight.shape[1] * conv.groups, weight.shape[0], conv.kernel_size, conv.stride, conv.padding,
+                    conv.dilation, conv.groups, bias=bias is not None)
     with torch.no_grad():
         out.weight.copy_(weight.float())
         if bias is not None:
@@ -145,11 +145,7 @@ class FoldedGraphConv(nn.Module):
             # convolution + per-channel bias is what quantizers (NNCF's bias correction) expect to find
             conv_bias = post.mean(dim=(1, 2))
             post = post - conv_bias.view(C, 1, 1)
-            self.conv = nn.Conv2d(K * C_in, C, 1, bias=True)
-            with torch.no_grad():
-                self.conv.weight.copy_(w2.float())
-                self.conv.bias.copy_(conv_bias.float())
-            self.conv = self.conv.to(device).eval()
+            self.conv = _conv_like(conv, w2, conv_bias)
             A = A.permute(1, 0, 2).reshape(V, K * V)  # A'[v, k * V + w] = A[k, v, w]
         self.register_buffer('A', A.float().to(device))
         self.register_buffer('post_bias', post.float().to(device))
