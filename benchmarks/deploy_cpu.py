@@ -5,17 +5,17 @@
         --agreement-config work_dirs/ucla_short/stgcn_joint_short.py \
         --agreement-checkpoint work_dirs/ucla_short/run/pc_model_latest.pth --out bench.json
 
-Random weights (speed does not depend on them); input (N, 3, 300, 34, 1). Every runtime runs once per round,
-rounds interleaved (A B C A B C ...), one warm-up call each; reported: the median per batch, sequences/s, the
-speed-up over eager PyTorch fp32 and GFLOP/s (FLOPs counted by torch's FlopCounterMode, one multiply-add = 2)
-against a measured torch matmul peak (fp32 and bf16, 2048^3). The ONNX files are exported to a temporary folder
-with posecls.deploy.export_onnx, in both forms (TAO's Einsum graph and the matmul form, ``--no-einsum``).
-``--openvino`` adds OpenVINO f32 / bf16 (INFERENCE_PRECISION_HINT) and an INT8 IR of the matmul form (and bf16 of the
-Einsum graph, for comparison), quantized with NNCF (:func:`posecls.deploy.quantize.quantize_file`; calibrated on 32
-random inputs: a speed figure only). ``--agreement-*`` measures top-1 agreement with eager PyTorch fp32 on real data:
-the model is exported (matmul form), quantized by :func:`posecls.deploy.quantize.quantize_model` (calibrated on its
-training set through the config's test pipeline) and every runtime classifies the config's test set through the
-inference loop.
+Random weights (speed does not depend on them); input (N, 3, 300, 34, 1). Every runtime runs once per round, rounds
+interleaved (A B C A B C ...), one warm-up call each; reported: the median per batch, sequences/s, the speed-up over
+eager PyTorch fp32 and GFLOP/s (FLOPs counted by torch's FlopCounterMode, one multiply-add = 2) against a measured
+torch matmul peak (fp32 and bf16, 2048^3). The ONNX files are exported to a temporary folder with
+posecls.deploy.export_onnx, in both forms (TAO's Einsum graph and the matmul form, ``--no-einsum``). ``--openvino``
+adds OpenVINO f32 / bf16 (INFERENCE_PRECISION_HINT) and an INT8 IR of the matmul form (and bf16 of the Einsum graph,
+for comparison), quantized with NNCF (:func:`posecls.deploy.quantize.quantize_file`, input stage in float;
+calibrated on 32 random inputs: a speed figure only). ``--agreement-*`` measures top-1 agreement with eager PyTorch
+fp32 on real data: the model is exported (matmul form), quantized by :func:`posecls.deploy.quantize.quantize_model`
+(calibrated on its training set through the config's test pipeline) and every runtime classifies the config's test
+set through the inference loop.
 """
 import argparse
 import json

@@ -306,3 +306,57 @@ def test_quantize_errors(tiny_deploy, tmp_path):
     with pytest.raises(ValueError, match='b.xml exists'):
         quantize_model(cfg, onnx, str(existing))
     assert not list(tmp_path.glob('a.*'))
+
+
+def test_quantize_keeps_the_input_stage_in_float(tiny_deploy, tmp_path):
+    """The layers before the first nonlinearity (they see raw coordinates) stay float unless asked otherwise."""
+    import onnx
+
+    from posecls.deploy import export_onnx
+    from posecls.deploy.backends.openvino_backend import read_model
+    from posecls.deploy.quantize import input_stage_layers, quantize_model
+    matmul = str(tmp_path / 'matmul.onnx')
+    export_onnx(tiny_deploy['model'], matmul, input_shape=(3, TINY_T, 34, 1), use_einsum=False)
+    # folded matmul form: block 0's aggregation MatMul and its 1x1 convolution; Einsum form: conv and Einsum
+    assert input_stage_layers(onnx.load(matmul)) == ['/blocks.0/main/main.0/MatMul', '/blocks.0/main/main.0/conv/Conv']
+    assert input_stage_layers(read_model(matmul)) == ['/blocks.0/main/main.0/MatMul',
+                                                      '/blocks.0/main/main.0/conv/Conv/WithoutBiases']
+    einsum = input_stage_layers(onnx.load(tiny_deploy['onnx']))
+    assert [n.split('/')[-1] for n in einsum] == ['Conv', 'Einsum'] and all('/blocks.0/' in n for n in einsum)
+
+    def fake_quantized_inputs(xml):
+        """Weighted layer name -> whether its activation input comes from a FakeQuantize (through reshapes)."""
+        out = {}
+        for op in ov.Core().read_model(xml).get_ordered_ops():
+            if op.get_type_name() in ('MatMul', 'Convolution'):
+                src = op.input(0).get_source_output().get_node()
+                while src.get_type_name() in ('Reshape', 'Transpose'):
+                    src = src.input(0).get_source_output().get_node()
+                out[op.get_friendly_name()] = src.get_type_name() == 'FakeQuantize'
+        return out
+
+    kept = quantize_model(tiny_deploy['cfg_file'], matmul, str(tmp_path / 'kept.xml'), num_samples=8,
+                          min_agreement=0.0, echo=False)
+    every = quantize_model(tiny_deploy['cfg_file'], matmul, str(tmp_path / 'all.xml'), num_samples=8,
+                           min_agreement=0.0, echo=False, keep_input_stage=False)
+    assert kept['float_layers'] == input_stage_layers(read_model(matmul)) and every['float_layers'] == []
+    fq_kept = fake_quantized_inputs(str(tmp_path / 'kept.xml'))
+    fq_all = fake_quantized_inputs(str(tmp_path / 'all.xml'))
+    first, conv = kept['float_layers']
+    assert not fq_kept[first] and not fq_kept[conv] and fq_all[first] and fq_all[conv]
+    # everything after the input stage is quantized either way
+    later = [n for n in fq_kept if n not in kept['float_layers'] and '/blocks.1/' in n]
+    assert later and all(fq_kept[n] and fq_all[n] for n in later)
+    # the CLI flag; the ONNX (QDQ) output leaves the same layers unquantized
+    from posecls.tools.quantize import main
+    res = main([tiny_deploy['cfg_file'], matmul, '--out', str(tmp_path / 'cli.xml'), '--num-samples', '4',
+                '--min-agreement', '0', '--quantize-input-stage'])
+    assert res['float_layers'] == [] and fake_quantized_inputs(str(tmp_path / 'cli.xml'))[first]
+    res = main([tiny_deploy['cfg_file'], matmul, '--out', str(tmp_path / 'q.onnx'), '--num-samples', '4',
+                '--min-agreement', '0'])
+    qdq = onnx.load(str(tmp_path / 'q.onnx'))
+    producers = {o: n.op_type for n in qdq.graph.node for o in n.output}
+    by_name = {n.name: n for n in qdq.graph.node}
+    assert res['float_layers'] == input_stage_layers(onnx.load(matmul))
+    assert producers[by_name['/blocks.0/main/main.0/MatMul'].input[0]] != 'DequantizeLinear'
+    assert producers[by_name['/blocks.1/main/main.0/MatMul'].input[0]] == 'DequantizeLinear'
