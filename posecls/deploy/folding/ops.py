@@ -116,37 +116,38 @@ class FoldedGraphConv(nn.Module):
     def __init__(self, conv: nn.Conv2d, A: torch.Tensor, frames: int, bn: Optional[nn.Module] = None,
                  input_shift: Optional[torch.Tensor] = None, impl: str = 'einsum') -> None:
         super().__init__()
+        if impl not in ('einsum', 'matmul'):
+            raise ValueError(f"impl must be 'einsum' or 'matmul', got {impl!r}")
+        if impl == 'matmul' and (conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.groups != 1):
+            raise ValueError(f'the matmul form folds a 1x1, stride-1, ungrouped convolution, got kernel '
+                             f'{conv.kernel_size}, stride {conv.stride}, groups {conv.groups}')
         A = A.detach().double()
         K, V = int(A.shape[0]), int(A.shape[2])
         weight, bias = conv_params(conv)
-        C = weight.shape[0] // K
+        C, C_in = weight.shape[0] // K, weight.shape[1]
         scale, shift = bn_affine(bn) if bn is not None else (weight.new_ones(C), weight.new_zeros(C))
         weight, bias = weight * scale.repeat(K).view(-1, 1, 1, 1), bias * scale.repeat(K)
-        if input_shift is None:
+        if impl == 'einsum' and input_shift is None:  # TAO's graph: the bias before the aggregation
             self.conv = _conv_like(conv, weight, bias)
             post = shift.view(C, 1, 1)
-        else:
-            # (K, C, V_src): per-partition constant map = bias + W' applied to the input shift
-            const = bias.view(K, C, 1) + torch.einsum('koc,cv->kov', weight[:, :, 0, 0].reshape(K, C, -1),
-                                                      input_shift.double())
+        else:  # the bias (and the input shift) carried through the aggregation into one (C, 1, V) constant
+            const = bias.view(K, C, 1).expand(K, C, V)  # (K, C, V_src) per-partition constant map
+            if input_shift is not None:
+                const = const + torch.einsum('koc,cv->kov', weight[:, :, 0, 0].reshape(K, C, C_in),
+                                             input_shift.double())
             post = (torch.einsum('kcv,kvw->cw', const, A) + shift[:, None]).view(C, 1, V)
-            self.conv = _conv_like(conv, weight, None)
+            if impl == 'einsum':
+                self.conv = _conv_like(conv, weight, None)
+            else:
+                # (C, K * C_in) weight over the aggregated input, channel index k * C_in + i
+                w2 = weight[:, :, 0, 0].reshape(K, C, C_in).permute(1, 0, 2).reshape(C, K * C_in, 1, 1)
+                # the per-channel mean of the constant is the convolution's bias, the (C, 1, V) rest one Add: a
+                # convolution + per-channel bias is what quantizers (NNCF's bias correction) expect to find
+                conv_bias = post.mean(dim=(1, 2))
+                post = post - conv_bias.view(C, 1, 1)
+                self.conv = _conv_like(conv, w2, conv_bias)
+                A = A.permute(1, 0, 2).reshape(V, K * V)  # A'[v, k * V + w] = A[k, v, w]
         device = conv.weight.device
-        C_in = weight.shape[1]
-        if impl == 'matmul':
-            if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.groups != 1:
-                raise ValueError(f'the matmul form folds a 1x1, stride-1, ungrouped convolution, got kernel '
-                                 f'{conv.kernel_size}, stride {conv.stride}, groups {conv.groups}')
-            if input_shift is None:  # the bias goes through the aggregation: sum_k b'_k[c] sum_v A[k, v, w]
-                post = (torch.einsum('kc,kvw->cw', bias.view(K, C), A) + shift[:, None]).view(C, 1, V)
-            # (C, K * C_in) weight over the aggregated input, channel index k * C_in + i
-            w2 = weight[:, :, 0, 0].reshape(K, C, C_in).permute(1, 0, 2).reshape(C, K * C_in, 1, 1)
-            # the per-channel mean of the constant is the convolution's bias, the (C, 1, V) rest one Add: a
-            # convolution + per-channel bias is what quantizers (NNCF's bias correction) expect to find
-            conv_bias = post.mean(dim=(1, 2))
-            post = post - conv_bias.view(C, 1, 1)
-            self.conv = _conv_like(conv, w2, conv_bias)
-            A = A.permute(1, 0, 2).reshape(V, K * V)  # A'[v, k * V + w] = A[k, v, w]
         self.register_buffer('A', A.float().to(device))
         self.register_buffer('post_bias', post.float().to(device))
         self.K, self.C, self.C_in, self.T, self.V, self.impl = K, C, C_in, int(frames), V, impl
