@@ -12,6 +12,7 @@ from onnx import numpy_helper
 
 from posecls.deploy import export_onnx
 from posecls.deploy.folding import fold_for_export, foldable
+from posecls.deploy.folding.ops import FoldedGraphConv
 from posecls.models.backbones import STGCN
 from posecls.registry import MODELS
 
@@ -87,8 +88,11 @@ def test_folded_graph_is_smaller_and_exact(name, use_einsum, tmp_path):
     assert sum(ops.values()) < sum(ops0.values()) and rep['num_initializers'] < rep0['num_initializers']
     assert rep['file_bytes'] < rep0['file_bytes']
     assert not SHAPE_OPS & set(ops), ops  # static reshapes, constants as initializers
-    assert ops.get('Concat', 0) == (0 if name == 'STGCN' else len(model.backbone.blocks))  # the TCN branches
     blocks = len(model.backbone.blocks)
+    Ks = {m.K for m in fold_for_export(model, shape).modules() if isinstance(m, FoldedGraphConv)}  # partitions
+    K = Ks.pop() if Ks else 0
+    # the TCN branches (ST-GCN++, CTR-GCN); the matmul form's K aggregated copies of the input (not CTR-GCN's)
+    assert ops.get('Concat', 0) == (0 if name == 'STGCN' else blocks) + (0 if use_einsum or K == 0 else blocks)
     # BatchNorms left: ST-GCN none; ST-GCN++ the one after each MSTCN concatenation (its max-pool branch), CTR-GCN
     # the one after each max-pool (a negative scale does not commute with max)
     assert ops['BatchNormalization'] == {'STGCN': 0, 'STGCNPP': blocks, 'CTRGCN': blocks}[name]
@@ -97,7 +101,7 @@ def test_folded_graph_is_smaller_and_exact(name, use_einsum, tmp_path):
     assert ops['Gemm'] == 1 and ops['ReduceMean'] == (1 if shape[3] == 1 else 2) + (blocks if name == 'CTRGCN' else 0)
     if name != 'CTRGCN':  # CTR-GCN's per-sample refined graphs are a MatMul in both forms
         assert ops.get('Einsum', 0) == (blocks if use_einsum else 0)
-        assert ops.get('MatMul', 0) == (0 if use_einsum else blocks)
+        assert ops.get('MatMul', 0) == (0 if use_einsum else K * blocks)
     assert 0 <= rep['max_abs_diff']['random'] <= ATOL
     for batch in (1, 3):
         assert _ort_diff(folded, model, shape, batch) <= ATOL
@@ -120,12 +124,12 @@ def test_stgcn_adjacency_times_edge_importance_is_one_constant_per_block(use_ein
     assert not [n for n in inits if 'edge_importance' in n]
     op = 'Einsum' if use_einsum else 'MatMul'
     constants = [inits[n.input[1]] for n in graph.node if n.op_type == op]
-    K, V = model.backbone.A.shape[:2]
+    K = model.backbone.A.shape[0]
+    if not use_einsum:  # the matmul form aggregates the input first, one (V, V) constant per partition
+        constants = [np.stack(constants[i:i + K]) for i in range(0, len(constants), K)]
+    assert len(constants) == len(model.backbone.edge_importance)
     for i, ei in enumerate(model.backbone.edge_importance):
-        expected = (model.backbone.A * ei).detach().numpy()
-        # the matmul form aggregates the input first: A'[v, k * V + w] = A[k, v, w]
-        assert np.array_equal(constants[i], expected if use_einsum else
-                              expected.transpose(1, 0, 2).reshape(V, K * V))
+        assert np.array_equal(constants[i], (model.backbone.A * ei).detach().numpy())
     # the BatchNorm after each aggregation is in the 1x1 weights: the first block's constant carries the
     # input BatchNorm's shift through the graph, one (C, 1, V) add; the other blocks add one (C, 1, 1) shift
     # (einsum) or their bias carried through the aggregation, (C, 1, V) (matmul)
@@ -135,7 +139,7 @@ def test_stgcn_adjacency_times_edge_importance_is_one_constant_per_block(use_ein
 
 
 def test_matmul_form_aggregates_first_with_one_convolution_per_block(tmp_path):
-    """The folded matmul form: MatMul(x, (V, K * V)) -> Transpose -> one 1x1 Conv over K * C_in, no Einsum."""
+    """The folded matmul form: K MatMuls of x with (V, V) constants -> Concat -> one 1x1 Conv over K * C_in."""
     backbone, channels, shape = CASES['STGCN']
     model = _build(backbone, channels, shape)
     path = str(tmp_path / 'm.onnx')
@@ -143,16 +147,23 @@ def test_matmul_form_aggregates_first_with_one_convolution_per_block(tmp_path):
     graph = onnx.load(path).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     producers = {o: n for n in graph.node for o in n.output}
-    K = model.backbone.A.shape[0]
+    K, V = model.backbone.A.shape[0], model.backbone.A.shape[2]
     convs = [n for n in graph.node if n.op_type == 'Conv' and n.input[1] in inits]
-    # every block's 1x1 convolution after the aggregation reads K * C_in channels through a Transpose <- MatMul
+    # every block's 1x1 convolution after the aggregation reads the K * C_in channels of a Concat of K MatMuls
     gcn_convs = [n for n in convs if producers.get(n.input[0]) is not None
-                 and producers[n.input[0]].op_type in ('Reshape', 'Transpose')]
+                 and producers[n.input[0]].op_type == 'Concat']
     assert len(gcn_convs) == len(model.backbone.blocks)
-    for conv, block in zip(gcn_convs, model.backbone.blocks):
+    for i, (conv, block) in enumerate(zip(gcn_convs, model.backbone.blocks)):
         c_in = block.gcn.conv.in_channels
         assert inits[conv.input[1]].shape == (block.gcn.conv.out_channels // K, K * c_in, 1, 1)
-    assert rep['node_types']['Transpose'] == len(model.backbone.blocks) and 'Einsum' not in rep['node_types']
+        matmuls = [producers[t] for t in producers[conv.input[0]].input]
+        assert [m.op_type for m in matmuls] == ['MatMul'] * K
+        # the constants are the partitions of A * edge_importance, in order
+        A = (model.backbone.A * model.backbone.edge_importance[i]).detach().numpy()
+        for k, m in enumerate(matmuls):
+            assert inits[m.input[1]].shape == (V, V)
+            np.testing.assert_allclose(inits[m.input[1]], A[k], rtol=1e-6)
+    assert 'Transpose' not in rep['node_types'] and 'Einsum' not in rep['node_types']
     assert rep['max_abs_diff']['random'] <= ATOL
 
 

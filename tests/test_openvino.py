@@ -317,20 +317,20 @@ def test_quantize_keeps_the_input_stage_in_float(tiny_deploy, tmp_path):
     from posecls.deploy.quantize import input_stage_layers, quantize_model
     matmul = str(tmp_path / 'matmul.onnx')
     export_onnx(tiny_deploy['model'], matmul, input_shape=(3, TINY_T, 34, 1), use_einsum=False)
-    # folded matmul form: block 0's aggregation MatMul and its 1x1 convolution; Einsum form: conv and Einsum
-    assert input_stage_layers(onnx.load(matmul)) == ['/blocks.0/main/main.0/MatMul', '/blocks.0/main/main.0/conv/Conv']
-    assert input_stage_layers(read_model(matmul)) == ['/blocks.0/main/main.0/MatMul',
-                                                      '/blocks.0/main/main.0/conv/Conv/WithoutBiases']
+    # folded matmul form: block 0's K = 3 aggregation MatMuls and its 1x1 convolution; Einsum form: conv and Einsum
+    aggregation = ['/blocks.0/main/main.0/MatMul', '/blocks.0/main/main.0/MatMul_1', '/blocks.0/main/main.0/MatMul_2']
+    assert input_stage_layers(onnx.load(matmul)) == aggregation + ['/blocks.0/main/main.0/conv/Conv']
+    assert input_stage_layers(read_model(matmul)) == aggregation + ['/blocks.0/main/main.0/conv/Conv/WithoutBiases']
     einsum = input_stage_layers(onnx.load(tiny_deploy['onnx']))
     assert [n.split('/')[-1] for n in einsum] == ['Conv', 'Einsum'] and all('/blocks.0/' in n for n in einsum)
 
     def fake_quantized_inputs(xml):
-        """Weighted layer name -> whether its activation input comes from a FakeQuantize (through reshapes)."""
+        """Weighted layer name -> whether its activation input comes from a FakeQuantize (via reshapes, concats)."""
         out = {}
         for op in ov.Core().read_model(xml).get_ordered_ops():
             if op.get_type_name() in ('MatMul', 'Convolution'):
                 src = op.input(0).get_source_output().get_node()
-                while src.get_type_name() in ('Reshape', 'Transpose'):
+                while src.get_type_name() in ('Reshape', 'Transpose', 'Concat'):
                     src = src.input(0).get_source_output().get_node()
                 out[op.get_friendly_name()] = src.get_type_name() == 'FakeQuantize'
         return out
@@ -342,8 +342,8 @@ def test_quantize_keeps_the_input_stage_in_float(tiny_deploy, tmp_path):
     assert kept['float_layers'] == input_stage_layers(read_model(matmul)) and every['float_layers'] == []
     fq_kept = fake_quantized_inputs(str(tmp_path / 'kept.xml'))
     fq_all = fake_quantized_inputs(str(tmp_path / 'all.xml'))
-    first, conv = kept['float_layers']
-    assert not fq_kept[first] and not fq_kept[conv] and fq_all[first] and fq_all[conv]
+    first = kept['float_layers'][0]
+    assert all(not fq_kept[n] and fq_all[n] for n in kept['float_layers'])
     # everything after the input stage is quantized either way
     later = [n for n in fq_kept if n not in kept['float_layers'] and '/blocks.1/' in n]
     assert later and all(fq_kept[n] and fq_all[n] for n in later)

@@ -96,13 +96,14 @@ class FoldedGraphConv(nn.Module):
 
     - ``'einsum'`` (TAO's graph): 1x1 convolution to ``K * C`` maps, then ``Einsum('nkctv,kvw->nctw')``.
     - ``'matmul'`` (no Einsum node): the joints are aggregated first, on the ``C_in`` input channels,
-      ``sum_k W'_k (x A_k)``: one ``MatMul`` of ``x`` with the (V, K * V) constant ``A'[v, k * V + w] =
-      A[k, v, w]``, a reshape / transpose to (N, K * C_in, T, V) and one 1x1 convolution over (K, C_in) with
+      ``sum_k W'_k (x A_k)``: ``K`` ``MatMul`` nodes of ``x`` with the (V, V) constants ``A_k``, concatenated
+      along the channels to (N, K * C_in, T, V) (no Transpose), and one 1x1 convolution over (K, C_in) with
       the bias carried through the aggregation (its per-channel mean the convolution's bias, the rest a
-      (C, 1, V) constant). No activation is transposed at
-      ``K * C`` channels and the MatMul has a constant right operand (a plain GEMM), which makes this form
-      1.5x (ONNX Runtime) to 2.5-2.8x (OpenVINO bf16) faster than the Einsum on CPUs (docs/benchmarks.md,
-      "Export forms"); with ``C_in < C`` it also needs fewer multiply-adds.
+      (C, 1, V) constant). No activation is transposed and every MatMul has a constant right operand (a
+      plain GEMM), which makes this form 1.5x (ONNX Runtime) to 2.5-2.8x (OpenVINO bf16) faster than the
+      Einsum on CPUs (docs/benchmarks.md, "Export forms"); with ``C_in < C`` it also needs fewer
+      multiply-adds. (One MatMul with the (V, K * V) constant and a Transpose to the same layout was 1.26x
+      slower in OpenVINO int8 at batch 16.)
 
     Args:
         conv: The 1x1 convolution to ``K * C`` maps.
@@ -146,7 +147,6 @@ class FoldedGraphConv(nn.Module):
                 conv_bias = post.mean(dim=(1, 2))
                 post = post - conv_bias.view(C, 1, 1)
                 self.conv = _conv_like(conv, w2, conv_bias)
-                A = A.permute(1, 0, 2).reshape(V, K * V)  # A'[v, k * V + w] = A[k, v, w]
         device = conv.weight.device
         self.register_buffer('A', A.float().to(device))
         self.register_buffer('post_bias', post.float().to(device))
@@ -157,8 +157,7 @@ class FoldedGraphConv(nn.Module):
         if self.impl == 'einsum':
             y = self.conv(x).reshape(-1, self.K, self.C, self.T, self.V)
             return torch.einsum('nkctv,kvw->nctw', y, self.A) + self.post_bias
-        z = torch.matmul(x, self.A).reshape(-1, self.C_in, self.T, self.K, self.V)  # (N, C_in, T, K, W)
-        z = z.permute(0, 3, 1, 2, 4).reshape(-1, self.K * self.C_in, self.T, self.V)
+        z = torch.cat([torch.matmul(x, self.A[k]) for k in range(self.K)], dim=1)  # (N, K * C_in, T, W)
         return self.conv(z) + self.post_bias
 
 
