@@ -21,7 +21,7 @@ import logging
 import os.path as osp
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -98,7 +98,7 @@ def input_stage_layers(model: Any) -> List[str]:
     step of a per-tensor scale is a visible fraction of a joint's motion. With them in float an NW-UCLA
     ST-GCN's INT8 IR agreed with fp32 on 99.78 % of the test clips instead of 98.92 %, at the same speed on
     the full TAO model; not every model gains (docs/benchmarks.md, "OpenVINO f32 / bf16 / int8"). In the
-    folded matmul form they are block 0's joint aggregation MatMul and its 1x1 convolution; in the Einsum
+    folded matmul form they are block 0's K joint aggregation MatMuls and its 1x1 convolution; in the Einsum
     form its convolution and Einsum.
 
     Args:
@@ -154,6 +154,12 @@ def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runti
     Returns:
         Path of the quantized model.
     """
+    return _quantize_file(model_file, inputs, out_dir, runtime, preset, classes, keep_input_stage)[0]
+
+
+def _quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runtime: str, preset: str,
+                   classes: Optional[List[str]], keep_input_stage: bool) -> Tuple[str, List[str]]:
+    """:func:`quantize_file`, returning (path, the names of the input-stage layers it left in float)."""
     nncf = _import_nncf()
     preset_value = getattr(nncf.QuantizationPreset, preset.upper())
     if runtime == 'openvino':
@@ -161,38 +167,29 @@ def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runti
 
         from posecls.deploy.backends.openvino_backend import IR_CLASSES_KEY, read_model
         model = read_model(model_file)
+        floats = input_stage_layers(model) if keep_input_stage else []
         q = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs), preset=preset_value,
-                          **_ignored(nncf, model, keep_input_stage))
+                          **_ignored(nncf, floats))
         if classes:
             q.set_rt_info(json.dumps(list(classes)), list(IR_CLASSES_KEY))
         path = osp.join(out_dir, 'model_int8.xml')
         ov.save_model(q, path, compress_to_fp16=False)
-        return path
+        return path, floats
     import onnx
     proto = onnx.load(model_file)
+    floats = input_stage_layers(proto) if keep_input_stage else []
     name = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}][0]
     q = nncf.quantize(proto, nncf.Dataset([{name: x} for x in inputs]), subset_size=len(inputs), preset=preset_value,
-                      **_ignored(nncf, proto, keep_input_stage))
+                      **_ignored(nncf, floats))
     del q.metadata_props[:]
     q.metadata_props.extend(proto.metadata_props)  # class names and export facts of the fp32 file
     path = osp.join(out_dir, 'model_int8.onnx')
     onnx.save(q, path)
-    return path
+    return path, floats
 
 
-def _float_layers(model_file: str, runtime: str, keep_input_stage: bool) -> List[str]:
-    """The layers :func:`quantize_file` leaves in float for ``model_file`` (names of the graph it quantizes)."""
-    if not keep_input_stage:
-        return []
-    if runtime == 'onnxruntime':
-        import onnx
-        return input_stage_layers(onnx.load(model_file, load_external_data=False))
-    from posecls.deploy.backends.openvino_backend import read_model
-    return input_stage_layers(read_model(model_file))
-
-
-def _ignored(nncf: Any, model: Any, keep_input_stage: bool) -> Dict[str, Any]:
-    names = input_stage_layers(model) if keep_input_stage else []
+def _ignored(nncf: Any, names: List[str]) -> Dict[str, Any]:
+    """``nncf.quantize`` keyword arguments leaving the layers ``names`` in float."""
     return dict(ignored_scope=nncf.IgnoredScope(names=names)) if names else {}
 
 
@@ -278,8 +275,8 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
     fp32 = init_model(cfg, model_file, backend=runtime, precision='f32')
     inputs = calibration_inputs(fp32, calib_data, num_samples, seed)
     with tempfile.TemporaryDirectory(prefix='posecls_quantize_') as tmp:
-        tmp_file = quantize_file(model_file, inputs, tmp, runtime, preset, fp32.dataset_meta.get('classes'),
-                                 keep_input_stage)
+        tmp_file, float_layers = _quantize_file(model_file, inputs, tmp, runtime, preset,
+                                                fp32.dataset_meta.get('classes'), keep_input_stage)
         int8 = init_model(cfg, tmp_file, backend=runtime, precision='int8')
         ref = inference_recognizer(fp32, val_data, batch_size=batch_size)
         got = inference_recognizer(int8, val_data, batch_size=batch_size)
@@ -288,7 +285,7 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
                                       min_agreement=float(min_agreement), num_val=int(len(ref)),
                                       num_calib=len(inputs), calib_data=calib_data, val_data=val_data,
                                       preset=preset, accuracy_fp32=None, accuracy_int8=None, written=False,
-                                      float_layers=_float_layers(model_file, runtime, keep_input_stage))
+                                      float_layers=float_layers)
         if val_labels is not None:
             from posecls.datasets.label_io import load_label_file
             labels = np.asarray(load_label_file(val_labels)[1])

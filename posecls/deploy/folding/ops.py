@@ -150,7 +150,7 @@ class FoldedGraphConv(nn.Module):
         device = conv.weight.device
         self.register_buffer('A', A.float().to(device))
         self.register_buffer('post_bias', post.float().to(device))
-        self.K, self.C, self.C_in, self.T, self.V, self.impl = K, C, C_in, int(frames), V, impl
+        self.K, self.C, self.T, self.V, self.impl = K, C, int(frames), V, impl
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, T, V) -> (N, C, T, V)."""
