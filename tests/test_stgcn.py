@@ -1,6 +1,7 @@
 """STGCN backbone, GCNHead and SkeletonRecognizer: TAO's structure, names, shapes and options."""
 import pytest
 import torch
+from torch import nn
 
 from posecls.registry import MODELS
 
@@ -96,6 +97,31 @@ def test_channels_last_training_form_equals_einsum_values_and_gradients():
         model.backbone.set_gcn_impl('einsum')
         assert torch.equal(model(x), auto)
     assert not model.backbone.normalize_input(x).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_strided_pointwise_conv_on_channels_last_input_equals_conv2d():
+    """The residual projection subsamples channels-last input before a stride-1 1x1 convolution: the values and
+    gradients of ``nn.Conv2d(1x1, stride)``, and no call into oneDNN's strided 1x1 backward-weights kernel, which
+    corrupts the heap for fewer than 16 input channels on AVX-512 CPUs without AMX (AMD EPYC Zen 4)."""
+    from posecls.models.utils.residual import StridedPointwiseConv2d
+    torch.manual_seed(0)
+    for cin, stride in ((4, (2, 1)), (12, (2, 1)), (8, (2, 2)), (32, (3, 1))):
+        ref = nn.Conv2d(cin, 2 * cin, 1, stride=stride)
+        conv = StridedPointwiseConv2d(cin, 2 * cin, 1, stride=stride)
+        conv.load_state_dict(ref.state_dict())
+        assert list(conv.state_dict()) == ['weight', 'bias']
+        x = torch.randn(3, cin, 21, 34)
+        x_ref, x_cl = x.clone().requires_grad_(), x.clone().contiguous(memory_format=torch.channels_last)
+        x_cl.requires_grad_()
+        y_ref, y = ref(x_ref), conv(x_cl)
+        assert y.shape == y_ref.shape == (3, 2 * cin, -(-21 // stride[0]), -(-34 // stride[1]))
+        torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+        (y_ref.square().sum()).backward()
+        (y.square().sum()).backward()
+        for a, b in ((conv.weight.grad, ref.weight.grad), (conv.bias.grad, ref.bias.grad), (x_cl.grad, x_ref.grad)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match='kernel_size=\\(3, 3\\)'):
+        StridedPointwiseConv2d(4, 8, 3, stride=2)
 
 
 def test_persons_are_averaged_independent_samples():

@@ -7,7 +7,7 @@ from torch import nn
 from posecls.models.backbones.base import GCNBackbone
 from posecls.models.backbones.stages import stage_plan
 from posecls.models.utils import ConvTemporalGraphical, normalize_skeleton_input
-from posecls.models.utils.residual import add_residual, residual_unit
+from posecls.models.utils.residual import StridedPointwiseConv2d, add_residual, residual_unit
 from posecls.registry import MODELS
 
 
@@ -58,7 +58,7 @@ class STGCNBlock(nn.Module):
 
 def _tao_projection(in_channels: int, out_channels: int, stride: int) -> nn.Module:
     """TAO's residual projection ``Sequential(Conv2d 1x1 / stride, BN)`` (keys ``residual.0.*``, ``residual.1.*``)."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=(stride, 1)),
+    return nn.Sequential(StridedPointwiseConv2d(in_channels, out_channels, kernel_size=1, stride=(stride, 1)),
                          nn.BatchNorm2d(out_channels))
 
 
