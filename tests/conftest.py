@@ -121,6 +121,44 @@ def tiny_deploy(tmp_path_factory, tiny_data_dir):
                 classes=list(model.dataset_meta['classes']), dir=str(out), array=np.load(data))
 
 
+@pytest.fixture(scope='session')
+def fragile(tiny_deploy, tmp_path_factory):
+    """A tiny model whose classifier separates the training set on features differing by ~1e-3: its predictions
+    vary (unlike the random tiny model, which predicts one class) and INT8 rounding changes many of them."""
+    import pickle
+
+    import numpy as np
+    import torch
+
+    from posecls.apis import init_recognizer
+    from posecls.deploy import export_onnx
+
+    from _deploy_fixtures import torch_logits
+    out = tmp_path_factory.mktemp('fragile')
+    torch.manual_seed(0)
+    model = init_recognizer(tiny_deploy['cfg_file'])
+    for m in model.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    data_dir = osp.dirname(tiny_deploy['data'])
+    x = torch.from_numpy(np.load(osp.join(data_dir, 'train_data.npy')))
+    with open(osp.join(data_dir, 'train_label.pkl'), 'rb') as f:
+        y = np.asarray(pickle.load(f)[1])
+    with torch.no_grad():
+        feats = model.backbone(x).mean(dim=(3, 4)).mean(1).double().numpy()  # (N, C')
+        z = feats - feats.mean(0)
+        target = np.eye(6)[y] - 1 / 6
+        w = np.linalg.solve(z.T @ z + 1e-3 * np.trace(z.T @ z) * np.eye(z.shape[1]), z.T @ target).T
+        model.cls_head.fcn.weight.copy_(torch.from_numpy(w).float().reshape(model.cls_head.fcn.weight.shape))
+        model.cls_head.fcn.bias.copy_(torch.from_numpy(-(w @ feats.mean(0))).float())
+    onnx_file = str(out / 'fragile.onnx')
+    export_onnx(model, onnx_file, input_shape=(3, TINY_T, 34, 1), atol=1e-2)
+    preds = torch_logits(model, tiny_deploy['array']).argmax(1)
+    assert len(set(preds.tolist())) >= 3  # the predictions vary
+    return dict(onnx=onnx_file, model=model)
+
+
 __all__ = ['tiny_config', 'shared_dataset', 'LABEL_MAP', 'REPO', 'TINY_T']
 
 

@@ -8,7 +8,10 @@
 2. calibration: ``num_samples`` training sequences (a seeded random draw from the config's
    ``train_dataloader`` data, through that pipeline) feed ``nncf.quantize`` -- on the OpenVINO model for an
    ``.xml`` output (FakeQuantize nodes; runs with ``backend='openvino', precision='int8'``) or on the ONNX
-   graph for an ``.onnx`` output (QDQ nodes; runs in ONNX Runtime's int8 kernels);
+   graph for an ``.onnx`` output (QDQ nodes; runs in ONNX Runtime's int8 kernels); with ``accuracy_control``
+   (``--accuracy-control 0.995``), a further held-out draw of training sequences is classified by the fp32
+   model, and where the INT8 model agrees with it on less than that fraction, NNCF's
+   ``quantize_with_accuracy_control`` reverts the layers that cost the most agreement to float until it does;
 3. the quantized model is written to a temporary folder, opened with the runtime that will run it and
    compared with the fp32 model (same runtime, f32) on the validation set (default: the config's
    ``test_dataloader`` data): top-1 agreement, and top-1 accuracy of both when labels are given;
@@ -21,7 +24,7 @@ import logging
 import os.path as osp
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -60,7 +63,25 @@ def _dataset_file(path: Optional[str], what: str, field: str) -> str:
     return path
 
 
-def calibration_inputs(model: Any, data: str, num_samples: int, seed: int = 0) -> List[np.ndarray]:
+def draw_sequences(data: str, num_samples: int, seed: int = 0, exclude: Sequence[int] = ()) -> List[int]:
+    """``num_samples`` sequence indices of ``data`` drawn at random (seeded), none of ``exclude``, sorted.
+
+    Args:
+        data: ``.npy`` (N, C, T, V, M).
+        num_samples: Sequences drawn (at most the N - len(exclude) there are).
+        seed: Seed of the draw.
+        exclude: Indices not to draw (the calibration draw, for the accuracy-control split).
+    """
+    n = int(np.load(data, mmap_mode='r').shape[0])
+    pool = np.setdiff1d(np.arange(n), np.asarray(exclude, dtype=np.int64))
+    if len(pool) == 0:
+        return []
+    pick = np.random.default_rng(seed).choice(len(pool), size=min(num_samples, len(pool)), replace=False)
+    return sorted(int(pool[i]) for i in pick)
+
+
+def calibration_inputs(model: Any, data: str, num_samples: int, seed: int = 0,
+                       indices: Optional[Sequence[int]] = None) -> List[np.ndarray]:
     """``num_samples`` model inputs (1, C, T, V, M) drawn at random (seeded) from ``data`` through the pipeline.
 
     Args:
@@ -68,15 +89,16 @@ def calibration_inputs(model: Any, data: str, num_samples: int, seed: int = 0) -
         data: ``.npy`` (N, C, T, V, M), e.g. the training set.
         num_samples: Sequences drawn (at most N; test-time clips count as separate inputs).
         seed: Seed of the draw.
+        indices: These sequences instead of a draw (:func:`draw_sequences`).
     """
     from posecls.apis.inference import iter_model_inputs
 
-    n = int(np.load(data, mmap_mode='r').shape[0])
-    if n == 0:
+    if indices is None:
+        indices = draw_sequences(data, num_samples, seed)
+    if len(indices) == 0:
         raise ValueError(f'{data}: no sequences to calibrate on')
-    pick = np.random.default_rng(seed).choice(n, size=min(num_samples, n), replace=False)
     out: List[np.ndarray] = []
-    for batch in iter_model_inputs(model, data, batch_size=16, indices=sorted(int(i) for i in pick)):
+    for batch in iter_model_inputs(model, data, batch_size=16, indices=list(indices)):
         x = batch['inputs'].float().cpu().numpy()
         x = x.reshape((-1, ) + x.shape[-4:])  # test-time clips are separate model inputs
         out.extend(x[i:i + 1] for i in range(len(x)))
@@ -137,9 +159,75 @@ def input_stage_layers(model: Any) -> List[str]:
     return [found[i] for i in sorted(found)]
 
 
+#: ops a quantized activation passes through on its way to a weighted layer (:func:`unquantized_layers`)
+_PASS_THROUGH = frozenset(('Reshape', 'Transpose', 'Concat', 'Squeeze', 'Unsqueeze', 'Flatten'))
+#: the ops that end a quantized activation: OpenVINO's FakeQuantize and ONNX's QDQ pair
+_QUANTIZED = frozenset(('FakeQuantize', 'DequantizeLinear'))
+
+
+def unquantized_layers(model: Any) -> List[str]:
+    """Names of the weighted layers of a quantized model whose activation input is not quantized.
+
+    A layer counts as quantized when its first input comes from a FakeQuantize (OpenVINO) or a
+    DequantizeLinear (ONNX QDQ), through reshapes, transposes and concats: what NNCF inserts in front of a layer
+    it runs in int8, and removes from a layer it leaves (``ignored_scope``) or reverts (accuracy control) to float.
+
+    Args:
+        model: An ``openvino.Model`` or an ``onnx.ModelProto``.
+
+    Returns:
+        Node names (OpenVINO friendly names or ONNX node names) in graph order.
+    """
+    if hasattr(model, 'get_ordered_ops'):  # openvino.Model
+        nodes = list(model.get_ordered_ops())
+        kind, name = (lambda op: op.get_type_name()), (lambda op: op.get_friendly_name())
+        first_input = lambda op: op.input(0).get_source_output().get_node()  # noqa: E731
+    else:  # onnx.ModelProto
+        nodes = list(model.graph.node)
+        producer = {t: n for n in nodes for t in n.output}
+        kind, name = (lambda n: n.op_type), (lambda n: n.name)
+        first_input = lambda n: producer.get(n.input[0]) if n.input else None  # noqa: E731
+    out = []
+    for node in nodes:
+        if kind(node) not in _WEIGHTED:
+            continue
+        src = first_input(node)
+        while src is not None and kind(src) in _PASS_THROUGH:
+            src = first_input(src)
+        if src is None or kind(src) not in _QUANTIZED:
+            out.append(name(node))
+    return out
+
+
+def _weighted_layers(model: Any) -> set:
+    """Names of the weighted layers (:data:`_WEIGHTED`) of an ``openvino.Model`` or ``onnx.ModelProto``."""
+    if hasattr(model, 'get_ordered_ops'):
+        return {op.get_friendly_name() for op in model.get_ordered_ops() if op.get_type_name() in _WEIGHTED}
+    return {n.name for n in model.graph.node if n.op_type in _WEIGHTED}
+
+
+def _logits_runner(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> logits`` of what NNCF's accuracy control validates: an OpenVINO CompiledModel or an ONNX ModelProto."""
+    if hasattr(model, 'create_infer_request'):
+        request = model.create_infer_request()
+        return lambda x: np.asarray(request.infer({0: x})[0])
+    import onnxruntime as ort
+    session = ort.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0]
+
+
+def _agreement_metric(model: Any, items: Any) -> Tuple[float, List[float]]:
+    """NNCF ``validation_fn``: top-1 agreement of ``model`` with the fp32 labels of ``(input, label)`` items."""
+    run = _logits_runner(model)
+    hits = [float(int(_top1(run(x))[0]) == int(label)) for x, label in items]
+    return (float(np.mean(hits)) if hits else 0.0), hits
+
+
 def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runtime: str = 'openvino',
                   preset: str = 'performance', classes: Optional[List[str]] = None,
-                  keep_input_stage: bool = True) -> str:
+                  keep_input_stage: bool = True, control: Optional[Sequence[Tuple[np.ndarray, int]]] = None,
+                  control_agreement: float = DEFAULT_MIN_AGREEMENT) -> str:
     """``nncf.quantize`` of an fp32 model file on calibration inputs; writes ``out_dir/model_int8.xml|.onnx``.
 
     Args:
@@ -150,42 +238,71 @@ def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runti
         preset: One of :data:`PRESETS`.
         classes: Class names stored in the IR (an ONNX keeps the fp32 file's metadata).
         keep_input_stage: Leave the :func:`input_stage_layers` in float (the default); False quantizes them too.
+        control: Accuracy control: ``(input (1, C, T, V, M), fp32 top-1)`` items not used for calibration. When
+            the quantized model agrees with their fp32 labels on less than ``control_agreement``,
+            ``nncf.quantize_with_accuracy_control`` reverts the layers that cost the most agreement to float
+            until it reaches it (or none is left to revert).
+        control_agreement: The agreement accuracy control restores, a fraction.
 
     Returns:
         Path of the quantized model.
     """
-    return _quantize_file(model_file, inputs, out_dir, runtime, preset, classes, keep_input_stage)[0]
+    return _quantize_file(model_file, inputs, out_dir, runtime, preset, classes, keep_input_stage, control,
+                          control_agreement)[0]
 
 
 def _quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runtime: str, preset: str,
-                   classes: Optional[List[str]], keep_input_stage: bool) -> Tuple[str, List[str]]:
-    """:func:`quantize_file`, returning (path, the names of the input-stage layers it left in float)."""
+                   classes: Optional[List[str]], keep_input_stage: bool,
+                   control: Optional[Sequence[Tuple[np.ndarray, int]]] = None,
+                   control_agreement: float = DEFAULT_MIN_AGREEMENT) -> Tuple[str, List[str], List[str]]:
+    """:func:`quantize_file`, returning (path, the input-stage layers it left in float, the layers accuracy
+    control reverted to float)."""
     nncf = _import_nncf()
-    preset_value = getattr(nncf.QuantizationPreset, preset.upper())
     if runtime == 'openvino':
         import openvino as ov
 
         from posecls.deploy.backends.openvino_backend import IR_CLASSES_KEY, read_model
-        model = read_model(model_file)
-        floats = input_stage_layers(model) if keep_input_stage else []
-        q = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs), preset=preset_value,
-                          **_ignored(nncf, floats))
+        load = lambda: read_model(model_file)  # noqa: E731  (a fresh copy for each NNCF call)
+        feed: Callable[[np.ndarray], Any] = lambda x: x  # noqa: E731
+        core = ov.Core()
+        runnable = lambda q: core.compile_model(q, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})  # noqa: E731
+    else:
+        import onnx
+        load = lambda: onnx.load(model_file)  # noqa: E731
+        proto = load()
+        name = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}][0]
+        feed = lambda x: {name: x}  # noqa: E731
+        runnable = lambda q: q  # noqa: E731  (_logits_runner opens an ONNX Runtime session)
+    model = load()
+    floats = input_stage_layers(model) if keep_input_stage else []
+    calibration = nncf.Dataset([feed(x) for x in inputs])
+    options = dict(subset_size=len(inputs), preset=getattr(nncf.QuantizationPreset, preset.upper()),
+                   **_ignored(nncf, floats))
+    q = nncf.quantize(model, calibration, **options)
+    reverted: List[str] = []
+    if control and _agreement_metric(runnable(q), control)[0] < control_agreement:
+        controlled = nncf.quantize_with_accuracy_control(
+            load(), calibration, nncf.Dataset(list(control), lambda item: feed(item[0])), _agreement_metric,
+            max_drop=1.0 - float(control_agreement), drop_type=nncf.DropType.ABSOLUTE, **options)
+        before = set(unquantized_layers(q))
+        reverted = [n for n in unquantized_layers(controlled) if n not in before]
+        if _weighted_layers(controlled) == set(unquantized_layers(controlled)):
+            raise AgreementError(f'{model_file}: accuracy control reverted every quantized layer to float: no INT8 '
+                                 f'model agrees with fp32 on {control_agreement:.2%} of the {len(control)} held-out '
+                                 'training inputs (--accuracy-control); nothing written. Lower --accuracy-control, '
+                                 'or keep the fp32 / bf16 model')
+        q = controlled
+    if runtime == 'openvino':
         if classes:
             q.set_rt_info(json.dumps(list(classes)), list(IR_CLASSES_KEY))
         path = osp.join(out_dir, 'model_int8.xml')
         ov.save_model(q, path, compress_to_fp16=False)
-        return path, floats
-    import onnx
-    proto = onnx.load(model_file)
-    floats = input_stage_layers(proto) if keep_input_stage else []
-    name = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}][0]
-    q = nncf.quantize(proto, nncf.Dataset([{name: x} for x in inputs]), subset_size=len(inputs), preset=preset_value,
-                      **_ignored(nncf, floats))
+        return path, floats, reverted
     del q.metadata_props[:]
     q.metadata_props.extend(proto.metadata_props)  # class names and export facts of the fp32 file
     path = osp.join(out_dir, 'model_int8.onnx')
     onnx.save(q, path)
-    return path, floats
+    return path, floats, reverted
 
 
 def _ignored(nncf: Any, names: List[str]) -> Dict[str, Any]:
@@ -201,7 +318,8 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
                    num_samples: int = 300, val_data: Optional[str] = None, val_labels: Optional[str] = None,
                    min_agreement: float = DEFAULT_MIN_AGREEMENT, preset: str = 'performance', seed: int = 0,
                    batch_size: int = 16, force: bool = False, cfg_options: Optional[dict] = None,
-                   keep_input_stage: bool = True, echo: bool = True) -> Dict[str, Any]:
+                   keep_input_stage: bool = True, accuracy_control: Optional[float] = None,
+                   control_samples: int = 300, echo: bool = True) -> Dict[str, Any]:
     """Quantize ``model_file`` to INT8 and write it to ``out_file`` when it agrees with fp32 (see the module doc).
 
     Args:
@@ -222,11 +340,19 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
         cfg_options: Config overrides.
         keep_input_stage: Leave the layers between the input and the first nonlinearity in float
             (:func:`input_stage_layers`; the default); False quantizes every layer.
+        accuracy_control: None (off), or an agreement fraction: ``control_samples`` further training sequences
+            (drawn from ``calib_data`` after, and apart from, the calibration draw) are classified by the fp32
+            model, and when the INT8 model agrees with it on less than this fraction of them,
+            ``nncf.quantize_with_accuracy_control`` reverts the layers that cost the most agreement to float
+            until it reaches it. The validation set plays no part (its agreement stays an independent check).
+        control_samples: Sequences of the accuracy-control split.
         echo: Print the summary.
 
     Returns:
         dict(out_file, runtime, agreement, accuracy_fp32, accuracy_int8, num_val, num_calib, min_agreement,
-        float_layers (the input-stage layers left in float), seconds, written=True).
+        float_layers (the input-stage layers left in float), accuracy_control, num_control, control_agreement
+        (the written model's agreement on the control split; None without accuracy control), reverted_layers
+        (the layers accuracy control reverted to float), seconds, written=True).
 
     Raises:
         AgreementError: the agreement is below ``min_agreement`` (nothing written).
@@ -245,6 +371,12 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
         raise ValueError(f'preset must be one of {PRESETS}, got {preset!r}')
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f'num_samples must be a positive int, got {num_samples!r}')
+    if accuracy_control is not None and (isinstance(accuracy_control, bool) or not isinstance(
+            accuracy_control, (int, float)) or not 0.0 <= float(accuracy_control) <= 1.0):
+        raise ValueError(f'accuracy_control must be None or an agreement fraction in [0, 1] (0.995 = 99.5 %), got '
+                         f'{accuracy_control!r}')
+    if isinstance(control_samples, bool) or not isinstance(control_samples, int) or control_samples < 1:
+        raise ValueError(f'control_samples must be a positive int, got {control_samples!r}')
     if not osp.isfile(model_file):
         raise FileNotFoundError(f'model file not found: {model_file}')
     src_low, out_low = model_file.lower(), out_file.lower()
@@ -273,19 +405,36 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
         raise FileNotFoundError(f'validation labels not found: {val_labels}')
 
     fp32 = init_model(cfg, model_file, backend=runtime, precision='f32')
-    inputs = calibration_inputs(fp32, calib_data, num_samples, seed)
+    calib_indices = draw_sequences(calib_data, num_samples, seed)
+    inputs = calibration_inputs(fp32, calib_data, num_samples, indices=calib_indices)
+    control = None
+    if accuracy_control is not None:
+        control_indices = draw_sequences(calib_data, control_samples, seed + 1, exclude=calib_indices)
+        if not control_indices:
+            raise ValueError(f'{calib_data}: accuracy control needs training sequences apart from the calibration '
+                             f'draw, and all {len(calib_indices)} were drawn to calibrate (num_samples '
+                             f'{num_samples}); lower --num-samples')
+        control_inputs = calibration_inputs(fp32, calib_data, control_samples, indices=control_indices)
+        control = list(zip(control_inputs, _top1(fp32.backend.infer(np.concatenate(control_inputs))).tolist()))
     with tempfile.TemporaryDirectory(prefix='posecls_quantize_') as tmp:
-        tmp_file, float_layers = _quantize_file(model_file, inputs, tmp, runtime, preset,
-                                                fp32.dataset_meta.get('classes'), keep_input_stage)
+        tmp_file, float_layers, reverted = _quantize_file(
+            model_file, inputs, tmp, runtime, preset, fp32.dataset_meta.get('classes'), keep_input_stage, control,
+            DEFAULT_MIN_AGREEMENT if accuracy_control is None else float(accuracy_control))
         int8 = init_model(cfg, tmp_file, backend=runtime, precision='int8')
         ref = inference_recognizer(fp32, val_data, batch_size=batch_size)
         got = inference_recognizer(int8, val_data, batch_size=batch_size)
         agreement = float((_top1(ref) == _top1(got)).mean())
+        control_agreement = None
+        if control is not None:
+            control_top1 = _top1(int8.backend.infer(np.concatenate([x for x, _ in control])))
+            control_agreement = float((control_top1 == np.array([label for _, label in control])).mean())
         result: Dict[str, Any] = dict(out_file=out_file, runtime=runtime, agreement=agreement,
                                       min_agreement=float(min_agreement), num_val=int(len(ref)),
                                       num_calib=len(inputs), calib_data=calib_data, val_data=val_data,
                                       preset=preset, accuracy_fp32=None, accuracy_int8=None, written=False,
-                                      float_layers=float_layers)
+                                      float_layers=float_layers, accuracy_control=accuracy_control,
+                                      num_control=0 if control is None else len(control),
+                                      control_agreement=control_agreement, reverted_layers=reverted)
         if val_labels is not None:
             from posecls.datasets.label_io import load_label_file
             labels = np.asarray(load_label_file(val_labels)[1])
@@ -297,8 +446,8 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
         if agreement < min_agreement:
             raise AgreementError(f'{summary}; the INT8 model agrees with fp32 on {agreement:.2%} of {val_data}, '
                                  f'below the required {min_agreement:.2%} (--min-agreement): not written to '
-                                 f'{out_file}. Calibrate on more samples (--num-samples), try --preset mixed, or '
-                                 'keep the fp32 / bf16 model')
+                                 f'{out_file}. Calibrate on more samples (--num-samples), try --preset mixed or '
+                                 '--accuracy-control, or keep the fp32 / bf16 model')
         if runtime == 'openvino':  # the .bin first: a reader opens the .xml and then needs its weights
             for ext in ('.bin', '.xml'):
                 with open(osp.splitext(tmp_file)[0] + ext, 'rb') as f:
@@ -319,9 +468,14 @@ def format_summary(r: Dict[str, Any]) -> str:
         acc = f", top-1 accuracy fp32 {r['accuracy_fp32']:.2%} / int8 {r['accuracy_int8']:.2%}"
     kept = len(r.get('float_layers') or [])
     kept = f", {kept} input-stage layer{'s' if kept != 1 else ''} in float" if kept else ''
+    if r.get('control_agreement') is not None:
+        n = len(r.get('reverted_layers') or [])
+        kept += (f", accuracy control: {n} layer{'s' if n != 1 else ''} reverted to float, agreement "
+                 f"{r['control_agreement']:.2%} on {r['num_control']} held-out training inputs (target "
+                 f"{r['accuracy_control']:.2%})")
     return (f"INT8 ({r['runtime']}, {r['num_calib']} calibration inputs from {r['calib_data']}{kept}): top-1 "
             f"agreement with fp32 {r['agreement']:.2%} on {r['num_val']} sequences{acc}")
 
 
-__all__ = ['quantize_model', 'quantize_file', 'input_stage_layers', 'calibration_inputs', 'AgreementError',
-           'DEFAULT_MIN_AGREEMENT', 'PRESETS', 'format_summary']
+__all__ = ['quantize_model', 'quantize_file', 'input_stage_layers', 'unquantized_layers', 'calibration_inputs',
+           'draw_sequences', 'AgreementError', 'DEFAULT_MIN_AGREEMENT', 'PRESETS', 'format_summary']

@@ -1,6 +1,7 @@
 """INT8 post-training quantization of an exported model (NNCF), written only when it agrees with fp32.
 
     posecls-quantize CONFIG MODEL.onnx --out model_int8.xml [--num-samples 300] [--min-agreement 0.99]
+        [--accuracy-control 0.995 [--control-samples 300]]
 
 Implementation: :mod:`posecls.deploy.quantize`. Exit status 1 (and no file) when the top-1 agreement with
 the fp32 model on the validation set is below ``--min-agreement``.
@@ -44,6 +45,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--quantize-input-stage', action='store_true',
                    help='also quantize the layers between the input and the first nonlinearity (by default they '
                    'stay in float: they see the raw joint coordinates, and keeping them costs no measurable time)')
+    p.add_argument('--accuracy-control', type=_fraction, metavar='AGREEMENT',
+                   help='accuracy control (NNCF quantize_with_accuracy_control): where the INT8 model agrees with '
+                   'fp32 on less than AGREEMENT (a fraction, e.g. 0.995) of --control-samples held-out training '
+                   'sequences, revert the layers that cost the most agreement to float until it does')
+    p.add_argument('--control-samples', type=int, default=300,
+                   help='training sequences of the accuracy-control split, drawn apart from the calibration ones '
+                   '(default 300)')
     p.add_argument('--seed', type=int, default=0, help='seed of the calibration draw')
     p.add_argument('--batch-size', type=int, default=16, help='sequences per call of the validation')
     p.add_argument('--force', action='store_true', help='replace an existing --out')
@@ -62,7 +70,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                             num_samples=args.num_samples, val_data=args.val_data, val_labels=args.val_labels,
                             min_agreement=args.min_agreement, preset=args.preset, seed=args.seed,
                             batch_size=args.batch_size, force=args.force, cfg_options=args.cfg_options,
-                            keep_input_stage=not args.quantize_input_stage)
+                            keep_input_stage=not args.quantize_input_stage,
+                            accuracy_control=args.accuracy_control, control_samples=args.control_samples)
     if args.report:
         with atomic_open(args.report, 'w') as f:
             json.dump(result, f, indent=2)
