@@ -15,7 +15,9 @@ for comparison), quantized with NNCF (:func:`posecls.deploy.quantize.quantize_fi
 calibrated on 32 random inputs: a speed figure only). ``--agreement-*`` measures top-1 agreement with eager PyTorch
 fp32 on real data: the model is exported (matmul form), quantized by :func:`posecls.deploy.quantize.quantize_model`
 (calibrated on its training set through the config's test pipeline) and every runtime classifies the config's test
-set through the inference loop.
+set through the inference loop. ``--accuracy-control AGREEMENT`` adds that model quantized with accuracy control
+(``posecls-quantize --accuracy-control``) to the agreement rows, and times the full model's INT8 IR with the layers
+it reverted left in float as well (``openvino int8 (ac)``: same layer names in both exports).
 """
 import argparse
 import json
@@ -25,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -75,8 +77,9 @@ def forward_gflop(model: torch.nn.Module, shape: tuple) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def openvino_runtimes(onnx_file: str, tmp: str, threads: int) -> Dict[str, object]:
-    """OpenVINO f32 / bf16 (when the CPU has it) / int8 backends of ``onnx_file``."""
+def openvino_runtimes(onnx_file: str, tmp: str, threads: int, reverted: Sequence[str] = ()) -> Dict[str, object]:
+    """OpenVINO f32 / bf16 (when the CPU has it) / int8 backends of ``onnx_file``; with ``reverted`` (the layers
+    accuracy control reverted to float in the ``--agreement-*`` model), also that int8 model's configuration."""
     from posecls.deploy.backends.openvino_backend import OpenVINOBackend, cpu_supports_bf16
     from posecls.deploy.quantize import quantize_file
     out = {'openvino f32': OpenVINOBackend(onnx_file, precision='f32', num_threads=threads)}
@@ -86,11 +89,17 @@ def openvino_runtimes(onnx_file: str, tmp: str, threads: int) -> Dict[str, objec
     calib = [rng.standard_normal((1, 3, 300, 34, 1)).astype(np.float32) for _ in range(32)]
     int8 = quantize_file(onnx_file, calib, tmp, 'openvino')
     out['openvino int8'] = OpenVINOBackend(int8, precision='int8', num_threads=threads)
+    if reverted:
+        folder = os.path.join(tmp, 'accuracy_control')
+        os.makedirs(folder, exist_ok=True)
+        int8 = quantize_file(onnx_file, calib, folder, 'openvino', keep_float=reverted)
+        out['openvino int8 (ac)'] = OpenVINOBackend(int8, precision='int8', num_threads=threads)
     return out
 
 
-def agreement(config: str, checkpoint: str, tmp: str) -> Dict[str, object]:
-    """Top-1 agreement with eager PyTorch fp32 (and accuracy) of every runtime on the config's test set."""
+def agreement(config: str, checkpoint: str, tmp: str, accuracy_control: Optional[float] = None) -> Dict[str, object]:
+    """Top-1 agreement with eager PyTorch fp32 (and accuracy) of every runtime on the config's test set; with
+    ``accuracy_control``, also of the INT8 model quantized with it (``openvino int8 (ac)``)."""
     from posecls.apis import inference_recognizer, init_model
     from posecls.datasets.label_io import load_label_file
     from posecls.deploy.export_onnx import export_checkpoint
@@ -102,19 +111,30 @@ def agreement(config: str, checkpoint: str, tmp: str) -> Dict[str, object]:
     export_checkpoint(cfg, checkpoint, onnx_file, use_einsum=False)
     int8_file = os.path.join(tmp, 'agreement_int8.xml')
     q = quantize_model(cfg, onnx_file, int8_file, min_agreement=0.0, echo=False)
+    ac = None
+    if accuracy_control is not None:
+        ac_file = os.path.join(tmp, 'agreement_int8_ac.xml')
+        ac = quantize_model(cfg, onnx_file, ac_file, min_agreement=0.0, accuracy_control=accuracy_control,
+                            echo=False)
     data, labels = cfg.test_dataloader.dataset.data_path, cfg.test_dataloader.dataset.label_path
     y = np.asarray(load_label_file(labels)[1])
     models = {'pytorch fp32': init_model(cfg, checkpoint), 'onnxruntime': init_model(cfg, onnx_file),
               'openvino f32': init_model(cfg, onnx_file, backend='openvino', precision='f32'),
               'openvino bf16': init_model(cfg, onnx_file, backend='openvino', precision='bf16'),
               'openvino int8': init_model(cfg, int8_file)}
+    if ac is not None:
+        models['openvino int8 (ac)'] = init_model(cfg, ac_file)
     logits = {name: inference_recognizer(m, data) for name, m in models.items()}
     ref = logits['pytorch fp32']
     rows = {name: dict(top1_agreement=float((v.argmax(1) == ref.argmax(1)).mean()),
                        accuracy=float((v.argmax(1) == y).mean()), max_abs_logit_diff=max_abs_diff(v, ref))
             for name, v in logits.items()}
-    return dict(config=config, checkpoint=checkpoint, data=data, num=int(len(y)), rows=rows,
-                quantize=dict(agreement=q['agreement'], num_calib=q['num_calib'], calib_data=q['calib_data']))
+    out = dict(config=config, checkpoint=checkpoint, data=data, num=int(len(y)), rows=rows,
+               quantize=dict(agreement=q['agreement'], num_calib=q['num_calib'], calib_data=q['calib_data']))
+    if ac is not None:
+        out['accuracy_control'] = {k: ac[k] for k in ('accuracy_control', 'num_control', 'control_agreement',
+                                                      'reverted_layers', 'agreement', 'seconds')}
+    return out
 
 
 def main() -> Dict[str, object]:
@@ -126,6 +146,10 @@ def main() -> Dict[str, object]:
     parser.add_argument('--no-matmul-export', action='store_true', help='skip the MatMul-form ONNX Runtime row')
     parser.add_argument('--agreement-config', help='config of a trained model for the top-1 agreement on real data')
     parser.add_argument('--agreement-checkpoint', help='its checkpoint')
+    parser.add_argument('--accuracy-control', type=float, metavar='AGREEMENT',
+                        help="with --agreement-*: also quantize that model with accuracy control (posecls-quantize "
+                        "--accuracy-control AGREEMENT), and time the full model's INT8 IR with the layers it "
+                        "reverted left in float too ('openvino int8 (ac)')")
     parser.add_argument('--out', help='write the results as JSON')
     args = parser.parse_args()
     if args.threads:
@@ -140,6 +164,11 @@ def main() -> Dict[str, object]:
     print(f'forward: {gflop:.2f} GFLOP per sequence; matmul peak fp32 {peaks["fp32"]:.0f} GFLOP/s, bf16 '
           f'{peaks["bf16"]:.0f} GFLOP/s', flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        rep = None
+        if args.agreement_config and args.agreement_checkpoint:  # first: accuracy control names layers to time
+            rep = agreement(args.agreement_config, args.agreement_checkpoint, tmp, args.accuracy_control)
+            results['agreement'] = rep
+        reverted = (rep or {}).get('accuracy_control', {}).get('reverted_layers', [])
         runners: Dict[str, object] = {}
         impls = ('einsum', ) if args.no_matmul_export else ('einsum', 'matmul')
         for impl in impls:
@@ -154,7 +183,7 @@ def main() -> Dict[str, object]:
         if args.openvino:
             import openvino
             results['openvino'] = openvino.__version__
-            runners.update(openvino_runtimes(os.path.join(tmp, f'{impls[-1]}.onnx'), tmp, args.threads))
+            runners.update(openvino_runtimes(os.path.join(tmp, f'{impls[-1]}.onnx'), tmp, args.threads, reverted))
             if len(impls) > 1:  # OpenVINO on TAO's Einsum graph, for comparison
                 from posecls.deploy.backends.openvino_backend import OpenVINOBackend, cpu_supports_bf16
                 if cpu_supports_bf16():
@@ -182,13 +211,16 @@ def main() -> Dict[str, object]:
                 print(f"{name:22s} batch {batch:3d}: median {row['median_ms']:8.1f} ms  min {row['min_ms']:8.1f} ms  "
                       f"{row['seq_per_s']:7.1f} seq/s  x{row['speedup']:.2f}  {row['gflops']:6.0f} GFLOP/s "
                       f"({row['of_peak']:.0%} of the {'bf16' if peak == peaks['bf16'] else 'fp32'} peak)", flush=True)
-        if args.agreement_config and args.agreement_checkpoint:
-            rep = agreement(args.agreement_config, args.agreement_checkpoint, tmp)
-            results['agreement'] = rep
+        if rep is not None:
             print(f"top-1 agreement with eager PyTorch fp32 on {rep['num']} sequences of {rep['data']}:", flush=True)
             for name, r in rep['rows'].items():
-                print(f"  {name:16s} agreement {r['top1_agreement']:.2%}  accuracy {r['accuracy']:.2%}  "
+                print(f"  {name:18s} agreement {r['top1_agreement']:.2%}  accuracy {r['accuracy']:.2%}  "
                       f"max |logit diff| {r['max_abs_logit_diff']:.3g}", flush=True)
+            if 'accuracy_control' in rep:
+                ac = rep['accuracy_control']
+                print(f"  accuracy control (target {ac['accuracy_control']:.2%}): {len(ac['reverted_layers'])} layers "
+                      f"reverted to float, agreement {ac['control_agreement']:.2%} on {ac['num_control']} held-out "
+                      f"training inputs, {ac['seconds']:.0f} s: {ac['reverted_layers']}", flush=True)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=2)

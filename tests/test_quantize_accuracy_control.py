@@ -59,3 +59,23 @@ def test_accuracy_control_errors(fragile, tiny_deploy, tmp_path):
     with pytest.raises(ValueError, match='control_samples must be a positive int'):
         quantize_model(cfg, model, str(tmp_path / 'b.xml'), accuracy_control=0.9, control_samples=0)
     assert not list(tmp_path.glob('b.*'))
+
+
+def test_quantize_file_keeps_named_layers_in_float(tiny_deploy, tmp_path):
+    """``keep_float``: the layers an accuracy-controlled run reverted, applied to another export of the same layers."""
+    from posecls.deploy.backends.openvino_backend import read_model
+    from posecls.deploy.quantize import input_stage_layers, quantize_file, unquantized_layers
+    rng = np.random.default_rng(0)
+    calib = [rng.standard_normal((1, ) + tiny_deploy['array'].shape[1:]).astype(np.float32) for _ in range(4)]
+    model = tiny_deploy['onnx']
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    plain = unquantized_layers(read_model(quantize_file(model, calib, str(tmp_path / 'a'))))
+    assert set(plain) >= set(input_stage_layers(read_model(model)))
+    later = [op.get_friendly_name() for op in read_model(model).get_ordered_ops()
+             if op.get_type_name() == 'Convolution' and '/blocks.2/' in op.get_friendly_name()]
+    assert later and not set(later) & set(plain)
+    kept = unquantized_layers(read_model(quantize_file(model, calib, str(tmp_path / 'b'), keep_float=later)))
+    assert set(kept) == set(plain) | set(later)
+    with pytest.raises(ValueError, match=r"keep_float names layers this model does not have: \['/no/such/Conv'\]"):
+        quantize_file(model, calib, str(tmp_path / 'b'), keep_float=['/no/such/Conv'])

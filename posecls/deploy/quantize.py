@@ -227,7 +227,7 @@ def _agreement_metric(model: Any, items: Any) -> Tuple[float, List[float]]:
 def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runtime: str = 'openvino',
                   preset: str = 'performance', classes: Optional[List[str]] = None,
                   keep_input_stage: bool = True, control: Optional[Sequence[Tuple[np.ndarray, int]]] = None,
-                  control_agreement: float = DEFAULT_MIN_AGREEMENT) -> str:
+                  control_agreement: float = DEFAULT_MIN_AGREEMENT, keep_float: Sequence[str] = ()) -> str:
     """``nncf.quantize`` of an fp32 model file on calibration inputs; writes ``out_dir/model_int8.xml|.onnx``.
 
     Args:
@@ -243,18 +243,21 @@ def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runti
             ``nncf.quantize_with_accuracy_control`` reverts the layers that cost the most agreement to float
             until it reaches it (or none is left to revert).
         control_agreement: The agreement accuracy control restores, a fraction.
+        keep_float: More layers to leave in float, by name (e.g. the ``reverted_layers`` of an accuracy-controlled
+            quantization of a model with the same layers); a name the model lacks is an error.
 
     Returns:
         Path of the quantized model.
     """
     return _quantize_file(model_file, inputs, out_dir, runtime, preset, classes, keep_input_stage, control,
-                          control_agreement)[0]
+                          control_agreement, keep_float)[0]
 
 
 def _quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runtime: str, preset: str,
                    classes: Optional[List[str]], keep_input_stage: bool,
                    control: Optional[Sequence[Tuple[np.ndarray, int]]] = None,
-                   control_agreement: float = DEFAULT_MIN_AGREEMENT) -> Tuple[str, List[str], List[str]]:
+                   control_agreement: float = DEFAULT_MIN_AGREEMENT,
+                   keep_float: Sequence[str] = ()) -> Tuple[str, List[str], List[str]]:
     """:func:`quantize_file`, returning (path, the input-stage layers it left in float, the layers accuracy
     control reverted to float)."""
     nncf = _import_nncf()
@@ -275,9 +278,13 @@ def _quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runt
         runnable = lambda q: q  # noqa: E731  (_logits_runner opens an ONNX Runtime session)
     model = load()
     floats = input_stage_layers(model) if keep_input_stage else []
+    extra = [n for n in keep_float if n not in floats]
+    missing = sorted(set(extra) - _weighted_layers(model))
+    if missing:
+        raise ValueError(f'{model_file}: keep_float names layers this model does not have: {missing}')
     calibration = nncf.Dataset([feed(x) for x in inputs])
     options = dict(subset_size=len(inputs), preset=getattr(nncf.QuantizationPreset, preset.upper()),
-                   **_ignored(nncf, floats))
+                   **_ignored(nncf, floats + extra))
     q = nncf.quantize(model, calibration, **options)
     reverted: List[str] = []
     if control and _agreement_metric(runnable(q), control)[0] < control_agreement:
