@@ -164,11 +164,11 @@ def main() -> Dict[str, object]:
     print(f'forward: {gflop:.2f} GFLOP per sequence; matmul peak fp32 {peaks["fp32"]:.0f} GFLOP/s, bf16 '
           f'{peaks["bf16"]:.0f} GFLOP/s', flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        rep = None
+        agreed = None
         if args.agreement_config and args.agreement_checkpoint:  # first: accuracy control names layers to time
-            rep = agreement(args.agreement_config, args.agreement_checkpoint, tmp, args.accuracy_control)
-            results['agreement'] = rep
-        reverted = (rep or {}).get('accuracy_control', {}).get('reverted_layers', [])
+            agreed = agreement(args.agreement_config, args.agreement_checkpoint, tmp, args.accuracy_control)
+            results['agreement'] = agreed
+        reverted = (agreed or {}).get('accuracy_control', {}).get('reverted_layers', [])
         runners: Dict[str, object] = {}
         impls = ('einsum', ) if args.no_matmul_export else ('einsum', 'matmul')
         for impl in impls:
@@ -211,13 +211,14 @@ def main() -> Dict[str, object]:
                 print(f"{name:22s} batch {batch:3d}: median {row['median_ms']:8.1f} ms  min {row['min_ms']:8.1f} ms  "
                       f"{row['seq_per_s']:7.1f} seq/s  x{row['speedup']:.2f}  {row['gflops']:6.0f} GFLOP/s "
                       f"({row['of_peak']:.0%} of the {'bf16' if peak == peaks['bf16'] else 'fp32'} peak)", flush=True)
-        if rep is not None:
-            print(f"top-1 agreement with eager PyTorch fp32 on {rep['num']} sequences of {rep['data']}:", flush=True)
-            for name, r in rep['rows'].items():
+        if agreed is not None:
+            print(f"top-1 agreement with eager PyTorch fp32 on {agreed['num']} sequences of {agreed['data']}:",
+                  flush=True)
+            for name, r in agreed['rows'].items():
                 print(f"  {name:18s} agreement {r['top1_agreement']:.2%}  accuracy {r['accuracy']:.2%}  "
                       f"max |logit diff| {r['max_abs_logit_diff']:.3g}", flush=True)
-            if 'accuracy_control' in rep:
-                ac = rep['accuracy_control']
+            if 'accuracy_control' in agreed:
+                ac = agreed['accuracy_control']
                 print(f"  accuracy control (target {ac['accuracy_control']:.2%}): {len(ac['reverted_layers'])} layers "
                       f"reverted to float, agreement {ac['control_agreement']:.2%} on {ac['num_control']} held-out "
                       f"training inputs, {ac['seconds']:.0f} s: {ac['reverted_layers']}", flush=True)
