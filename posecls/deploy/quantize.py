@@ -248,6 +248,10 @@ def quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runti
 
     Returns:
         Path of the quantized model.
+
+    Raises:
+        AgreementError: accuracy control reverted every quantized layer (no INT8 model reaches the target).
+        ValueError: ``keep_float`` names a layer the model does not have.
     """
     return _quantize_file(model_file, inputs, out_dir, runtime, preset, classes, keep_input_stage, control,
                           control_agreement, keep_float)[0]

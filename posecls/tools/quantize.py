@@ -4,7 +4,8 @@
         [--accuracy-control 0.995 [--control-samples 300]]
 
 Implementation: :mod:`posecls.deploy.quantize`. Exit status 1 (and no file) when the top-1 agreement with
-the fp32 model on the validation set is below ``--min-agreement``.
+the fp32 model on the validation set is below ``--min-agreement``, or when ``--accuracy-control`` has to revert
+every quantized layer to float to reach its target.
 """
 import argparse
 import json
