@@ -132,8 +132,8 @@ def agreement(config: str, checkpoint: str, tmp: str, accuracy_control: Optional
     out = dict(config=config, checkpoint=checkpoint, data=data, num=int(len(y)), rows=rows,
                quantize=dict(agreement=q['agreement'], num_calib=q['num_calib'], calib_data=q['calib_data']))
     if ac is not None:
-        out['accuracy_control'] = {k: ac[k] for k in ('accuracy_control', 'num_control', 'control_agreement',
-                                                      'reverted_layers', 'agreement', 'seconds')}
+        out['accuracy_control'] = {k: ac[k] for k in ('accuracy_control', 'control_data', 'num_control',
+                                                      'control_agreement', 'reverted_layers', 'agreement', 'seconds')}
     return out
 
 
@@ -221,7 +221,7 @@ def main() -> Dict[str, object]:
                 ac = agreed['accuracy_control']
                 print(f"  accuracy control (target {ac['accuracy_control']:.2%}): {len(ac['reverted_layers'])} layers "
                       f"reverted to float, agreement {ac['control_agreement']:.2%} on {ac['num_control']} held-out "
-                      f"training inputs, {ac['seconds']:.0f} s: {ac['reverted_layers']}", flush=True)
+                      f"inputs from {ac['control_data']}, {ac['seconds']:.0f} s: {ac['reverted_layers']}", flush=True)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=2)

@@ -39,7 +39,8 @@ def test_accuracy_control_reverts_layers_until_the_held_out_split_agrees(fragile
     assert set(plain['float_layers']) <= set(before) and res['float_layers'] == plain['float_layers']
     out = capsys.readouterr().out
     assert (f'accuracy control: {len(reverted)} layers reverted to float, agreement '
-            f"{res['control_agreement']:.2%} on 6 held-out training inputs (target 60.00%)") in out
+            f"{res['control_agreement']:.2%} on 6 held-out inputs from {train} (target 60.00%)") in out
+    assert res['control_data'] == train
     # the validation set stays the independent check, measured as without accuracy control
     assert res['num_val'] == 6 and 0.0 <= res['agreement'] <= 1.0 and res['written']
 
@@ -49,10 +50,13 @@ def test_accuracy_control_errors(fragile, tiny_deploy, tmp_path):
     from posecls.deploy.quantize import AgreementError, quantize_model
     cfg, model = tiny_deploy['cfg_file'], fragile['onnx']
     with pytest.raises(AgreementError, match=r'reverted every quantized layer to float: no INT8 model agrees with '
-                       r'fp32 on 100.00% of the 6 held-out training inputs'):
+                       r'fp32 on 100.00% of the 6 held-out inputs'):
         quantize_model(cfg, model, str(tmp_path / 'b.onnx'), num_samples=6, accuracy_control=1.0, echo=False)
     with pytest.raises(ValueError, match='all 12 were drawn to calibrate'):
         quantize_model(cfg, model, str(tmp_path / 'b.xml'), num_samples=12, accuracy_control=0.99)
+    with pytest.raises(FileNotFoundError, match=r'accuracy-control data not found: .*no.npy \(--control-data\)'):
+        quantize_model(cfg, model, str(tmp_path / 'b.xml'), accuracy_control=0.99,
+                       control_data=str(tmp_path / 'no.npy'))
     for bad in (1.5, True, '0.9'):
         with pytest.raises(ValueError, match='accuracy_control must be None or an agreement fraction'):
             quantize_model(cfg, model, str(tmp_path / 'b.xml'), accuracy_control=bad)
@@ -79,3 +83,17 @@ def test_quantize_file_keeps_named_layers_in_float(tiny_deploy, tmp_path):
     assert set(kept) == set(plain) | set(later)
     with pytest.raises(ValueError, match=r"keep_float names layers this model does not have: \['/no/such/Conv'\]"):
         quantize_file(model, calib, str(tmp_path / 'b'), keep_float=['/no/such/Conv'])
+
+
+def test_accuracy_control_draws_from_control_data(fragile, tiny_deploy, tmp_path):
+    """``--control-data``: the split comes from another file (no labels needed), the whole calibration set stays
+    available; the same file as the calibration data still excludes the calibration draw."""
+    from posecls.tools.quantize import main
+    cfg, model, other = tiny_deploy['cfg_file'], fragile['onnx'], tiny_deploy['data']
+    res = main([cfg, model, '--out', str(tmp_path / 'a.xml'), '--num-samples', '12', '--min-agreement', '0',
+                '--accuracy-control', '0', '--control-samples', '50', '--control-data', other])
+    assert res['control_data'] == other and res['num_control'] == 6 and res['num_calib'] == 12  # all of both
+    assert res['reverted_layers'] == [] and 0.0 <= res['control_agreement'] <= 1.0
+    res = main([cfg, model, '--out', str(tmp_path / 'b.xml'), '--num-samples', '8', '--min-agreement', '0',
+                '--accuracy-control', '0', '--control-data', res['calib_data']])
+    assert res['num_control'] == 4  # 12 training sequences, 8 drawn to calibrate

@@ -300,7 +300,7 @@ def _quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runt
         if _weighted_layers(controlled) == set(unquantized_layers(controlled)):
             raise AgreementError(f'{model_file}: accuracy control reverted every quantized layer to float: no INT8 '
                                  f'model agrees with fp32 on {control_agreement:.2%} of the {len(control)} held-out '
-                                 'training inputs (--accuracy-control); nothing written. Lower --accuracy-control, '
+                                 'inputs (--accuracy-control); nothing written. Lower --accuracy-control, '
                                  'or keep the fp32 / bf16 model')
         q = controlled
     if runtime == 'openvino':
@@ -330,7 +330,8 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
                    min_agreement: float = DEFAULT_MIN_AGREEMENT, preset: str = 'performance', seed: int = 0,
                    batch_size: int = 16, force: bool = False, cfg_options: Optional[dict] = None,
                    keep_input_stage: bool = True, accuracy_control: Optional[float] = None,
-                   control_samples: int = 300, echo: bool = True) -> Dict[str, Any]:
+                   control_samples: int = 300, control_data: Optional[str] = None,
+                   echo: bool = True) -> Dict[str, Any]:
     """Quantize ``model_file`` to INT8 and write it to ``out_file`` when it agrees with fp32 (see the module doc).
 
     Args:
@@ -357,11 +358,15 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
             ``nncf.quantize_with_accuracy_control`` reverts the layers that cost the most agreement to float
             until it reaches it. The validation set plays no part (its agreement stays an independent check).
         control_samples: Sequences of the accuracy-control split.
+        control_data: ``.npy`` to draw the accuracy-control split from instead of ``calib_data`` (no labels needed:
+            the fp32 model labels it), e.g. unlabelled recordings of the deployment cameras; a held-out training
+            split can agree on 100 % where the test set does not (docs/benchmarks.md).
         echo: Print the summary.
 
     Returns:
         dict(out_file, runtime, agreement, accuracy_fp32, accuracy_int8, num_val, num_calib, min_agreement,
-        float_layers (the input-stage layers left in float), accuracy_control, num_control, control_agreement
+        float_layers (the input-stage layers left in float), accuracy_control, control_data, num_control,
+        control_agreement
         (the written model's agreement on the control split; None without accuracy control), reverted_layers
         (the layers accuracy control reverted to float), seconds, written=True).
 
@@ -418,14 +423,17 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
     fp32 = init_model(cfg, model_file, backend=runtime, precision='f32')
     calib_indices = draw_sequences(calib_data, num_samples, seed)
     inputs = calibration_inputs(fp32, calib_data, num_samples, indices=calib_indices)
-    control = None
+    control, control_file = None, None
     if accuracy_control is not None:
-        control_indices = draw_sequences(calib_data, control_samples, seed + 1, exclude=calib_indices)
+        control_file = _dataset_file(control_data or calib_data, 'accuracy-control data', '--control-data')
+        same = osp.realpath(control_file) == osp.realpath(calib_data)
+        control_indices = draw_sequences(control_file, control_samples, seed + 1,
+                                         exclude=calib_indices if same else ())
         if not control_indices:
-            raise ValueError(f'{calib_data}: accuracy control needs training sequences apart from the calibration '
-                             f'draw, and all {len(calib_indices)} were drawn to calibrate (num_samples '
-                             f'{num_samples}); lower --num-samples')
-        control_inputs = calibration_inputs(fp32, calib_data, control_samples, indices=control_indices)
+            raise ValueError(f'{control_file}: accuracy control needs sequences apart from the calibration draw, and '
+                             f'all {len(calib_indices)} were drawn to calibrate (num_samples {num_samples}); lower '
+                             '--num-samples or pass --control-data')
+        control_inputs = calibration_inputs(fp32, control_file, control_samples, indices=control_indices)
         control = list(zip(control_inputs, _top1(fp32.backend.infer(np.concatenate(control_inputs))).tolist()))
     with tempfile.TemporaryDirectory(prefix='posecls_quantize_') as tmp:
         tmp_file, float_layers, reverted = _quantize_file(
@@ -444,7 +452,7 @@ def quantize_model(config: Union[str, Any], model_file: str, out_file: str, *, c
                                       num_calib=len(inputs), calib_data=calib_data, val_data=val_data,
                                       preset=preset, accuracy_fp32=None, accuracy_int8=None, written=False,
                                       float_layers=float_layers, accuracy_control=accuracy_control,
-                                      num_control=0 if control is None else len(control),
+                                      num_control=0 if control is None else len(control), control_data=control_file,
                                       control_agreement=control_agreement, reverted_layers=reverted)
         if val_labels is not None:
             from posecls.datasets.label_io import load_label_file
@@ -482,8 +490,8 @@ def format_summary(r: Dict[str, Any]) -> str:
     if r.get('control_agreement') is not None:
         n = len(r.get('reverted_layers') or [])
         kept += (f", accuracy control: {n} layer{'s' if n != 1 else ''} reverted to float, agreement "
-                 f"{r['control_agreement']:.2%} on {r['num_control']} held-out training inputs (target "
-                 f"{r['accuracy_control']:.2%})")
+                 f"{r['control_agreement']:.2%} on {r['num_control']} held-out inputs from {r['control_data']} "
+                 f"(target {r['accuracy_control']:.2%})")
     return (f"INT8 ({r['runtime']}, {r['num_calib']} calibration inputs from {r['calib_data']}{kept}): top-1 "
             f"agreement with fp32 {r['agreement']:.2%} on {r['num_val']} sequences{acc}")
 

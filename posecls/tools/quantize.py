@@ -53,6 +53,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--control-samples', type=int, default=300,
                    help='training sequences of the accuracy-control split, drawn apart from the calibration ones '
                    '(default 300)')
+    p.add_argument('--control-data', help='.npy to draw the accuracy-control split from (default: --calib-data, '
+                   'apart from the calibration draw); needs no labels, e.g. recordings of the deployment cameras')
     p.add_argument('--seed', type=int, default=0, help='seed of the calibration draw')
     p.add_argument('--batch-size', type=int, default=16, help='sequences per call of the validation')
     p.add_argument('--force', action='store_true', help='replace an existing --out')
@@ -72,7 +74,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                             min_agreement=args.min_agreement, preset=args.preset, seed=args.seed,
                             batch_size=args.batch_size, force=args.force, cfg_options=args.cfg_options,
                             keep_input_stage=not args.quantize_input_stage,
-                            accuracy_control=args.accuracy_control, control_samples=args.control_samples)
+                            accuracy_control=args.accuracy_control, control_samples=args.control_samples,
+                            control_data=args.control_data)
     if args.report:
         with atomic_open(args.report, 'w') as f:
             json.dump(result, f, indent=2)
