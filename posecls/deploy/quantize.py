@@ -113,6 +113,14 @@ _NONLINEAR = frozenset(('Relu', 'Tanh', 'Sigmoid', 'Clamp', 'Clip', 'PRelu', 'Le
 _WEIGHTED = frozenset(('MatMul', 'Convolution', 'GroupConvolution', 'Conv', 'Gemm', 'Einsum'))
 
 
+def _graph_view(model: Any) -> Tuple[List[Any], Callable[[Any], str], Callable[[Any], str]]:
+    """(nodes in graph order, node -> op type, node -> name) of an ``openvino.Model`` (friendly names) or an
+    ``onnx.ModelProto`` (node names): what the graph walks below share between the two graph APIs."""
+    if hasattr(model, 'get_ordered_ops'):  # openvino.Model
+        return list(model.get_ordered_ops()), (lambda op: op.get_type_name()), (lambda op: op.get_friendly_name())
+    return list(model.graph.node), (lambda n: n.op_type), (lambda n: n.name)
+
+
 def input_stage_layers(model: Any) -> List[str]:
     """Names of the weighted layers between the model input and the first nonlinearity (the input stage).
 
@@ -129,14 +137,12 @@ def input_stage_layers(model: Any) -> List[str]:
     Returns:
         Node names (OpenVINO friendly names or ONNX node names) in graph order, as ``nncf.IgnoredScope`` takes them.
     """
+    nodes, kind, name = _graph_view(model)
     if hasattr(model, 'get_ordered_ops'):  # openvino.Model
-        nodes = list(model.get_ordered_ops())
         key = lambda op: op.get_name()  # noqa: E731  (unique; the Python wrappers of one node differ)
         consumers = {key(op): [i.get_node() for out in op.outputs() for i in out.get_target_inputs()] for op in nodes}
         starts = [c for op in nodes if op.get_type_name() == 'Parameter' for c in consumers[key(op)]]
-        kind, name = (lambda op: op.get_type_name()), (lambda op: op.get_friendly_name())
     else:  # onnx.ModelProto
-        nodes = list(model.graph.node)
         by_input: Dict[str, List[Any]] = {}
         for node in nodes:
             for t in node.input:
@@ -145,7 +151,6 @@ def input_stage_layers(model: Any) -> List[str]:
         consumers = {key(n): [c for t in n.output for c in by_input.get(t, [])] for n in nodes}
         weights = {t.name for t in model.graph.initializer}
         starts = [c for i in model.graph.input if i.name not in weights for c in by_input.get(i.name, [])]
-        kind, name = (lambda n: n.op_type), (lambda n: n.name)
     order = {key(n): i for i, n in enumerate(nodes)}
     seen, found, frontier = set(), {}, list(starts)
     while frontier:  # every node reachable from the input without passing a nonlinearity
@@ -178,14 +183,11 @@ def unquantized_layers(model: Any) -> List[str]:
     Returns:
         Node names (OpenVINO friendly names or ONNX node names) in graph order.
     """
+    nodes, kind, name = _graph_view(model)
     if hasattr(model, 'get_ordered_ops'):  # openvino.Model
-        nodes = list(model.get_ordered_ops())
-        kind, name = (lambda op: op.get_type_name()), (lambda op: op.get_friendly_name())
         first_input = lambda op: op.input(0).get_source_output().get_node()  # noqa: E731
     else:  # onnx.ModelProto
-        nodes = list(model.graph.node)
         producer = {t: n for n in nodes for t in n.output}
-        kind, name = (lambda n: n.op_type), (lambda n: n.name)
         first_input = lambda n: producer.get(n.input[0]) if n.input else None  # noqa: E731
     out = []
     for node in nodes:
@@ -201,9 +203,8 @@ def unquantized_layers(model: Any) -> List[str]:
 
 def _weighted_layers(model: Any) -> set:
     """Names of the weighted layers (:data:`_WEIGHTED`) of an ``openvino.Model`` or ``onnx.ModelProto``."""
-    if hasattr(model, 'get_ordered_ops'):
-        return {op.get_friendly_name() for op in model.get_ordered_ops() if op.get_type_name() in _WEIGHTED}
-    return {n.name for n in model.graph.node if n.op_type in _WEIGHTED}
+    nodes, kind, name = _graph_view(model)
+    return {name(n) for n in nodes if kind(n) in _WEIGHTED}
 
 
 def _logits_runner(model: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -270,17 +271,17 @@ def _quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runt
 
         from posecls.deploy.backends.openvino_backend import IR_CLASSES_KEY, read_model
         load = lambda: read_model(model_file)  # noqa: E731  (a fresh copy for each NNCF call)
+        model = load()
         feed: Callable[[np.ndarray], Any] = lambda x: x  # noqa: E731
         core = ov.Core()
         runnable = lambda q: core.compile_model(q, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})  # noqa: E731
     else:
         import onnx
         load = lambda: onnx.load(model_file)  # noqa: E731
-        proto = load()
+        model = proto = load()  # nncf.quantize copies an ONNX model; ``proto`` keeps the fp32 file's metadata
         name = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}][0]
         feed = lambda x: {name: x}  # noqa: E731
         runnable = lambda q: q  # noqa: E731  (_logits_runner opens an ONNX Runtime session)
-    model = load()
     floats = input_stage_layers(model) if keep_input_stage else []
     extra = [n for n in keep_float if n not in floats]
     missing = sorted(set(extra) - _weighted_layers(model))
@@ -295,9 +296,9 @@ def _quantize_file(model_file: str, inputs: List[np.ndarray], out_dir: str, runt
         controlled = nncf.quantize_with_accuracy_control(
             load(), calibration, nncf.Dataset(list(control), lambda item: feed(item[0])), _agreement_metric,
             max_drop=1.0 - float(control_agreement), drop_type=nncf.DropType.ABSOLUTE, **options)
-        before = set(unquantized_layers(q))
-        reverted = [n for n in unquantized_layers(controlled) if n not in before]
-        if _weighted_layers(controlled) == set(unquantized_layers(controlled)):
+        before, after = set(unquantized_layers(q)), unquantized_layers(controlled)
+        reverted = [n for n in after if n not in before]
+        if _weighted_layers(controlled) == set(after):
             raise AgreementError(f'{model_file}: accuracy control reverted every quantized layer to float: no INT8 '
                                  f'model agrees with fp32 on {control_agreement:.2%} of the {len(control)} held-out '
                                  'inputs (--accuracy-control); nothing written. Lower --accuracy-control, '
